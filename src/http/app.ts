@@ -1,0 +1,42 @@
+// The Koa application: one error boundary, a JSON body parser for everything but /upload (which
+// streams multipart to disk itself), and the routes under the caesar-rest prefix.
+import Koa from 'koa';
+import Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import type { Logger } from 'pino';
+import type { AppRegistry } from '../apps/registry.ts';
+import { errorHandler } from './errorHandler.ts';
+import { appRoutes } from './routes/apps.ts';
+import { fileRoutes, type FileRoutesDeps } from './routes/files.ts';
+import { jobRoutes, type JobRoutesDeps } from './routes/jobs.ts';
+
+export const API_PREFIX = '/caesar/api/v1.0';
+
+export interface HttpDeps extends FileRoutesDeps, JobRoutesDeps {
+  apps: AppRegistry;
+  logger: Logger;
+}
+
+export function createApp(deps: HttpDeps): Koa {
+  const app = new Koa();
+  app.proxy = true;
+  app.on('error', (err: Error) => deps.logger.error({ err }, 'request failed'));
+  app.use(errorHandler);
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    await next();
+    deps.logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+  });
+  app.use(async (ctx, next) => {
+    // Multipart is parsed by the upload route alone, straight to disk.
+    if (ctx.is('multipart/form-data')) return next();
+    return koaBody({ json: true, jsonStrict: true, multipart: false, urlencoded: false, text: false, jsonLimit: '1mb' })(ctx, next);
+  });
+  const api = new Router({ prefix: API_PREFIX });
+  for (const routes of [fileRoutes(deps), jobRoutes(deps), appRoutes(deps.apps)]) {
+    api.use(routes.routes(), routes.allowedMethods());
+  }
+  app.use(api.routes());
+  app.use(api.allowedMethods());
+  return app;
+}

@@ -1,0 +1,134 @@
+// /upload, /download(-id)/<uuid>, /fileids, /delete/<uuid>.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { koaBody } from 'koa-body';
+import type { FileRow } from '../../db/rows.ts';
+import { FileRejectedError, type FileService } from '../../files/fileService.ts';
+import type { FileRepository } from '../../files/fileRepository.ts';
+import { HttpError, badRequest, notFound } from '../httpError.ts';
+import { ownerOf } from '../owner.ts';
+import { parseRange } from '../range.ts';
+
+export interface FileRoutesDeps {
+  files: FileRepository;
+  fileService: FileService;
+  tempDir: string;
+  maxUploadBytes: number;
+}
+
+export function fileView(file: FileRow) {
+  return {
+    fileid: file.id, filename_orig: file.filename_orig, fileext: file.fileext,
+    filesize: Number(file.size_bytes) / 1e6, filedate: file.created_at, tag: file.tag,
+  };
+}
+
+export function fileRoutes(deps: FileRoutesDeps): Router {
+  const router = new Router();
+
+  router.post('/upload', async (ctx) => {
+    const declared = Number(ctx.get('content-length') || 0);
+    if (declared > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
+    if (!ctx.is('multipart/form-data')) {
+      throw new HttpError(415, 'unsupported_media_type', "Send the file as multipart/form-data in a field named 'file'");
+    }
+    const tempDir = await mkdtemp(path.join(deps.tempDir, 'upload-'));
+    try {
+      await receive(ctx, tempDir, deps.maxUploadBytes);
+      const received = ctx.request.files?.file;
+      const file = Array.isArray(received) ? received[0] : received;
+      if (!file) throw badRequest("No file in the request: send it in a multipart field named 'file'");
+      const fields = (ctx.request.body ?? {}) as Record<string, unknown>;
+      const tag = typeof fields.tag === 'string' && fields.tag !== '' ? fields.tag : undefined;
+      const row = await deps.fileService.accept(ownerOf(ctx), {
+        tempPath: file.filepath, originalName: file.originalFilename ?? 'upload.fits', size: file.size, sha256: file.hash ?? '',
+      }, tag).catch(rethrowRejection);
+      ctx.body = {
+        uuid: row.id, filename_orig: row.filename_orig, format: row.format, size: Number(row.size_bytes) / 1e6,
+        date: row.created_at, tag: row.tag, path: row.stored_path, status: 'File uploaded with success',
+      };
+    } finally {
+      await rm(tempDir, { recursive: true, force: true });
+    }
+  });
+
+  const download = async (ctx: Context) => {
+    const file = await ownedFile(deps.files, ctx, String(ctx.params.uuid));
+    const size = Number(file.size_bytes);
+    ctx.attachment(file.filename_orig);
+    ctx.set('Accept-Ranges', 'bytes');
+    ctx.type = 'application/fits';
+    const range = parseRange(ctx.get('range'), size);
+    if (range === 'unsatisfiable') {
+      ctx.status = 416;
+      ctx.set('Content-Range', `bytes */${size}`);
+      ctx.body = { status: `Requested range not satisfiable (file has ${size} bytes)` };
+      return;
+    }
+    if (range) {
+      ctx.status = 206;
+      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      ctx.length = range.end - range.start + 1;
+      ctx.body = createReadStream(file.stored_path, range);
+    } else {
+      ctx.length = size;
+      ctx.body = createReadStream(file.stored_path);
+    }
+  };
+  for (const route of ['/download/:uuid', '/download-id/:uuid']) {
+    router.get(route, download);
+    router.post(route, download);
+  }
+
+  router.get('/fileids', async (ctx) => {
+    ctx.body = (await deps.files.listOwned(ownerOf(ctx))).map(fileView);
+  });
+
+  const remove = async (ctx: Context) => {
+    const file = await ownedFile(deps.files, ctx, String(ctx.params.uuid));
+    await deps.fileService.delete(file).catch(rethrowRejection);
+    ctx.body = { status: 'File deleted and removed from DB' };
+  };
+  router.get('/delete/:uuid', remove);
+  router.post('/delete/:uuid', remove);
+  router.delete('/file/:uuid', remove);
+  return router;
+}
+
+async function ownedFile(files: FileRepository, ctx: Context, uuid: string): Promise<FileRow> {
+  const file = /^[0-9a-f]{32}$/.test(uuid) ? await files.findOwned(ownerOf(ctx), uuid) : undefined;
+  if (!file) throw notFound(`File with uuid ${uuid} not found on the system!`);
+  return file;
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, 'too_large', `File too large: the limit is ${limit} bytes (${(limit / 1024 ** 3).toFixed(2)} GiB)`);
+}
+
+async function receive(ctx: Context, tempDir: string, maxBytes: number): Promise<void> {
+  const parse = koaBody({
+    multipart: true,
+    urlencoded: false,
+    json: false,
+    text: false,
+    formidable: { uploadDir: tempDir, maxFileSize: maxBytes, maxTotalFileSize: maxBytes, maxFiles: 1, hashAlgorithm: 'sha256', allowEmptyFiles: true, minFileSize: 0 },
+  });
+  try {
+    await parse(ctx, () => Promise.resolve());
+  } catch (err) {
+    const code = (err as { httpCode?: number }).httpCode;
+    if (code === 413) throw tooLarge(maxBytes);
+    throw badRequest(`Could not read the upload: ${(err as Error).message}`);
+  }
+}
+
+function rethrowRejection(err: unknown): never {
+  if (err instanceof FileRejectedError) {
+    const code = err.httpStatus === 415 ? 'unsupported_media_type' : err.httpStatus === 409 ? 'in_use' : 'bad_request';
+    throw new HttpError(err.httpStatus, code, err.message);
+  }
+  throw err;
+}

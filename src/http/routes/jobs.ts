@@ -1,0 +1,77 @@
+// /job, /job/<id>/status, /job/<id>/output, /job/<id>/cancel.
+import { createReadStream } from 'node:fs';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { JobRow } from '../../db/rows.ts';
+import { jobRequestSchema } from '../../jobs/jobPlan.ts';
+import type { JobRepository } from '../../jobs/jobRepository.ts';
+import type { JobService } from '../../jobs/jobService.ts';
+import { isFinal } from '../../jobs/states.ts';
+import { badRequest, notFound } from '../httpError.ts';
+import { jobView } from '../jobView.ts';
+import { ownerOf } from '../owner.ts';
+
+export interface JobRoutesDeps {
+  jobs: JobRepository;
+  jobService: JobService;
+}
+
+export function jobRoutes(deps: JobRoutesDeps): Router {
+  const router = new Router();
+
+  router.post('/job', async (ctx) => {
+    if (!ctx.is('application/json')) {
+      ctx.status = 415;
+      ctx.body = { status: 'Send the job request as JSON (Content-Type: application/json)' };
+      return;
+    }
+    const body = ctx.request.body;
+    if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw badRequest('The request body must be a JSON object with "app" and "job_inputs"');
+    }
+    const request = jobRequestSchema.parse(body);
+    const job = await deps.jobService.submit(ownerOf(ctx), request);
+    ctx.status = 202;
+    ctx.body = {
+      job_id: job.id, app: job.app, job_inputs: request.job_inputs, data_inputs: job.file_id, tag: job.tag,
+      state: job.state, status: job.status, submit_date: job.created_at,
+    };
+  });
+
+  router.get('/job/:id/status', async (ctx) => {
+    ctx.body = jobView(await ownedJob(deps.jobs, ctx));
+  });
+
+  router.get('/job/:id/output', async (ctx) => {
+    const job = await ownedJob(deps.jobs, ctx);
+    if (!isFinal(job.state) || job.output_phase === 'pending') {
+      ctx.status = 202;
+      const why = isFinal(job.state) ? 'its output is being collected from the cluster' : `state ${job.state}`;
+      ctx.body = { job_id: job.id, state: job.state, status: `Job ${job.id} not yet completed (${why}); try again later` };
+      return;
+    }
+    if (job.output_phase !== 'done' || !job.output_path) {
+      throw notFound(`Job ${job.id} has no output: ${job.output_phase === 'failed' ? `collecting it failed (${job.last_error ?? 'unknown error'})` : 'it never ran on the cluster'}`);
+    }
+    ctx.attachment(`job_${job.id}.tar.gz`);
+    ctx.type = 'application/gzip';
+    if (job.output_bytes !== null) ctx.length = Number(job.output_bytes);
+    ctx.body = createReadStream(job.output_path);
+  });
+
+  const cancel = async (ctx: Context) => {
+    const outcome = await deps.jobService.cancel(await ownedJob(deps.jobs, ctx));
+    ctx.body = { job_id: outcome.job.id, state: outcome.job.state, status: outcome.message };
+  };
+  router.get('/job/:id/cancel', cancel);
+  router.post('/job/:id/cancel', cancel);
+  router.delete('/job/:id', cancel);
+  return router;
+}
+
+async function ownedJob(jobs: JobRepository, ctx: Context): Promise<JobRow> {
+  const id = String(ctx.params.id);
+  const job = /^[0-9a-f-]{36}$/.test(id) ? await jobs.findOwned(ownerOf(ctx), id) : undefined;
+  if (!job) throw notFound(`Job ${id} not found`);
+  return job;
+}

@@ -1,0 +1,33 @@
+// Sends each input image to a cluster once: a campaign of 500 jobs on one image stages it a
+// single time. Concurrent jobs on the same image share one transfer; the database remembers
+// what is already there across restarts.
+import path from 'node:path';
+import type { ClusterConfig } from '../config.ts';
+import type { FileRow } from '../db/rows.ts';
+import type { FileRepository } from '../files/fileRepository.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+
+export class InputStager {
+  private readonly transfers = new Map<string, Promise<string>>();
+
+  constructor(private readonly files: FileRepository) {}
+
+  async ensureStaged(file: FileRow, cluster: ClusterConfig, scheduler: Scheduler): Promise<string> {
+    const known = await this.files.stagedPath(file.id, cluster.name);
+    if (known) return known;
+    const key = `${cluster.name}/${file.id}`;
+    let transfer = this.transfers.get(key);
+    if (!transfer) {
+      transfer = this.stage(file, cluster, scheduler).finally(() => this.transfers.delete(key));
+      this.transfers.set(key, transfer);
+    }
+    return transfer;
+  }
+
+  private async stage(file: FileRow, cluster: ClusterConfig, scheduler: Scheduler): Promise<string> {
+    const remotePath = path.posix.join(cluster.remoteRoot, 'inputs', `${file.id}.fits`);
+    await scheduler.stageFile(file.stored_path, remotePath);
+    await this.files.recordStaged(file.id, cluster.name, remotePath);
+    return remotePath;
+  }
+}

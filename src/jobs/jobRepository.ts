@@ -1,0 +1,81 @@
+// Database access for jobs and their history. State changes go through transition(), which
+// refuses to leave a final state and records every change as a job event.
+import type { Database } from '../db/database.ts';
+import type { JobEventRow, JobRow } from '../db/rows.ts';
+import { isFinal, type JobState } from './states.ts';
+
+export type JobPatch = Partial<Omit<JobRow, 'id' | 'owner' | 'created_at'>>;
+
+const now = () => new Date().toISOString();
+
+export class JobRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(row: JobRow, reason: string): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx('jobs').insert(row);
+      await trx('job_events').insert({ job_id: row.id, at: row.created_at, from_state: null, to_state: row.state, reason });
+    });
+  }
+
+  async find(id: string): Promise<JobRow | undefined> {
+    return this.db<JobRow>('jobs').where({ id }).first();
+  }
+
+  async findOwned(owner: string, id: string): Promise<JobRow | undefined> {
+    return this.db<JobRow>('jobs').where({ owner, id }).first();
+  }
+
+  async events(jobId: string): Promise<JobEventRow[]> {
+    return this.db<JobEventRow>('job_events').where({ job_id: jobId }).orderBy('id', 'asc');
+  }
+
+  /** Plain field update that does not change the state (Slurm details, phases). */
+  async patch(id: string, patch: JobPatch): Promise<void> {
+    await this.db('jobs').where({ id }).update({ ...patch, updated_at: now() });
+  }
+
+  /** Compare-and-set on the submission phase: only one worker may move a job forward. */
+  async claimPhase(id: string, from: JobRow['submit_phase'], to: JobRow['submit_phase'], patch: JobPatch = {}): Promise<boolean> {
+    const changed = await this.db('jobs').where({ id, submit_phase: from }).update({ ...patch, submit_phase: to, updated_at: now() });
+    return changed === 1;
+  }
+
+  /** Move a job to a new state (recording why) unless it is already final. Returns whether it moved. */
+  async transition(job: Pick<JobRow, 'id' | 'state' | 'slurm_job_id'>, to: JobState, status: string, patch: JobPatch = {}): Promise<boolean> {
+    if (isFinal(job.state)) return false;
+    const at = now();
+    return this.db.transaction(async (trx) => {
+      const finalFields = isFinal(to) ? { finished_at: at, output_phase: job.slurm_job_id ? 'pending' : 'none' } : {};
+      const changed = await trx('jobs').where({ id: job.id, state: job.state })
+        .update({ ...finalFields, ...patch, state: to, status, updated_at: at });
+      if (changed !== 1) return false;
+      if (to !== job.state) {
+        await trx('job_events').insert({ job_id: job.id, at, from_state: job.state, to_state: to, reason: status });
+      }
+      return true;
+    });
+  }
+
+  async withSubmitPhase(cluster: string, phase: JobRow['submit_phase']): Promise<JobRow[]> {
+    return this.db<JobRow>('jobs').where({ cluster, submit_phase: phase }).orderBy('created_at', 'asc');
+  }
+
+  /** Submitted jobs Slurm still has to tell us about. */
+  async active(cluster: string): Promise<JobRow[]> {
+    return this.db<JobRow>('jobs')
+      .where({ cluster, submit_phase: 'submitted' })
+      .whereIn('state', ['PENDING', 'RUNNING', 'UNKNOWN'])
+      .orderBy('created_at', 'asc');
+  }
+
+  async awaitingOutput(cluster: string): Promise<JobRow[]> {
+    return this.db<JobRow>('jobs').where({ cluster, output_phase: 'pending' }).orderBy('finished_at', 'asc');
+  }
+
+  async countActiveUsingFile(fileId: string): Promise<number> {
+    const row = await this.db('jobs').where({ file_id: fileId })
+      .whereIn('state', ['PENDING', 'RUNNING', 'UNKNOWN']).count<{ n: number }[]>({ n: '*' }).first();
+    return Number(row?.n ?? 0);
+  }
+}

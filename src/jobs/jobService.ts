@@ -1,0 +1,79 @@
+// Accepting and cancelling jobs. A job is persisted before anything touches the cluster; the
+// submitter then moves it to Slurm in the background, so a cluster outage never loses a request.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { JobRow } from '../db/rows.ts';
+import type { FileRepository } from '../files/fileRepository.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import { planJob, renderJobScript, type JobRequest, type PlanContext } from './jobPlan.ts';
+import type { JobRepository } from './jobRepository.ts';
+import { isFinal } from './states.ts';
+
+export interface JobServiceDeps {
+  jobs: JobRepository;
+  files: FileRepository;
+  planContext: Omit<PlanContext, 'findInput'>;
+  templates: { get(name: string): string };
+  schedulers: Map<string, Scheduler>;
+  onAccepted(cluster: string): void;
+  logger: Logger;
+}
+
+export type CancelOutcome = { job: JobRow; message: string };
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  async submit(owner: string, request: JobRequest): Promise<JobRow> {
+    const { files, jobs, templates, planContext } = this.deps;
+    const plan = await planJob(request, {
+      ...planContext,
+      findInput: async (reference) =>
+        (/^[0-9a-f]{32}$/.test(reference) ? await files.findOwned(owner, reference) : undefined)
+        ?? await files.findOwnedByPath(owner, reference),
+    });
+    const id = randomUUID();
+    const script = renderJobScript(templates.get(plan.app.template), plan, {
+      jobId: id,
+      executable: plan.cluster.sfinderExecutable,
+    });
+    const at = new Date().toISOString();
+    const row: JobRow = {
+      id, owner, app: plan.app.name, cluster: plan.cluster.name, file_id: plan.file.id,
+      job_inputs: JSON.stringify(request.job_inputs), tag: request.tag ?? null,
+      state: 'PENDING', status: 'Job submitted with success', submit_phase: 'queued', submit_attempts: 0,
+      last_error: null, next_attempt_at: null, script, app_config: plan.appConfig,
+      resources: JSON.stringify({ ...plan.resources, configFile: plan.configFileName, base: plan.base }),
+      input_name: plan.inputName, slurm_job_id: null, slurm_state: null, slurm_reason: null,
+      slurm_exit_code: null, exit_code: null, elapsed_seconds: null, node_list: null, partition: null,
+      slurm_submit_at: null, slurm_start_at: null, slurm_end_at: null, cancel_requested: false,
+      missing_since: null, final_seen_at: null, output_phase: 'none', output_attempts: 0,
+      output_bytes: null, output_path: null, created_at: at, updated_at: at, finished_at: null,
+    };
+    await jobs.insert(row, 'accepted by the gateway');
+    this.deps.logger.info({ job: id, owner, cluster: row.cluster, app: row.app }, 'job accepted');
+    this.deps.onAccepted(row.cluster);
+    return row;
+  }
+
+  /** Idempotent: cancelling a finished job answers with what happened to it. */
+  async cancel(job: JobRow): Promise<CancelOutcome> {
+    const { jobs } = this.deps;
+    if (isFinal(job.state)) {
+      return { job, message: `Job ${job.id} had already finished (${job.state}); nothing to cancel` };
+    }
+    await jobs.patch(job.id, { cancel_requested: true });
+    // Not yet handed to Slurm: take it back from the submit queue so it is never submitted.
+    if (await jobs.claimPhase(job.id, 'queued', 'abandoned')) {
+      await jobs.transition(job, 'CANCELED', 'Job canceled by the user before it reached Slurm', { output_phase: 'none' });
+      return { job: (await jobs.find(job.id))!, message: `Job ${job.id} canceled before submission` };
+    }
+    const fresh = (await jobs.find(job.id))!;
+    if (fresh.slurm_job_id) {
+      await this.deps.schedulers.get(fresh.cluster)!.cancel(fresh.slurm_job_id);
+      return { job: fresh, message: `Job ${job.id} canceled (Slurm job ${fresh.slurm_job_id}); its final state follows shortly` };
+    }
+    // Being submitted right now: the submitter sees cancel_requested and cancels once it has an id.
+    return { job: fresh, message: `Job ${job.id} canceled; it will be stopped as soon as its submission completes` };
+  }
+}

@@ -1,0 +1,150 @@
+// Moves persisted jobs to Slurm, exactly once. The Slurm job carries the gateway's id as its
+// name; whenever the outcome of an sbatch is unknown (timeout, dropped connection, a crash
+// between sbatch and recording its id) the job is looked up by that name before any new sbatch.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ClusterConfig } from '../config.ts';
+import type { JobRow } from '../db/rows.ts';
+import type { FileRepository } from '../files/fileRepository.ts';
+import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../remote/errors.ts';
+import { SchedulerUnavailableError, SubmissionRejectedError, type Scheduler } from '../scheduler/scheduler.ts';
+import type { JobRepository } from './jobRepository.ts';
+import { InputStager } from './inputStager.ts';
+
+export const slurmJobName = (jobId: string): string => `cg-${jobId}`;
+export const remoteJobDir = (cluster: ClusterConfig, jobId: string): string => path.posix.join(cluster.remoteRoot, 'jobs', jobId);
+
+export interface SubmitterDeps {
+  jobs: JobRepository;
+  files: FileRepository;
+  clusters: Map<string, ClusterConfig>;
+  schedulers: Map<string, Scheduler>;
+  logger: Logger;
+  /** Submissions in flight per cluster; leaves channels for polling and downloads. */
+  concurrency?: number;
+}
+
+const RETRY_DELAY_MS = 5_000;
+
+export class Submitter {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  /** Jobs whose sbatch is in flight in this process: never reconciled from under it. */
+  private readonly inFlight = new Set<string>();
+  private readonly stager: InputStager;
+
+  constructor(private readonly deps: SubmitterDeps) {
+    this.stager = new InputStager(deps.files);
+  }
+
+  /** Start a pass for the cluster now, or right after the one running. */
+  kick(cluster: string): void {
+    if (this.running.has(cluster)) {
+      this.again.add(cluster);
+      return;
+    }
+    const pass = this.runOnce(cluster)
+      .catch((err: unknown) => this.deps.logger.error({ cluster, err: asError(err).message }, 'submit pass failed'))
+      .finally(() => {
+        this.running.delete(cluster);
+        if (this.again.delete(cluster)) this.kick(cluster);
+      });
+    this.running.set(cluster, pass);
+  }
+
+  /** Wait for the passes under way (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running.values());
+  }
+
+  async runOnce(clusterName: string): Promise<void> {
+    const { jobs } = this.deps;
+    for (const job of await jobs.withSubmitPhase(clusterName, 'submitting')) {
+      if (!this.inFlight.has(job.id)) await this.reconcile(job);
+    }
+    const now = new Date().toISOString();
+    const queued = (await jobs.withSubmitPhase(clusterName, 'queued'))
+      .filter((job) => !job.next_attempt_at || job.next_attempt_at <= now);
+    const width = this.deps.concurrency ?? 4;
+    let next = 0;
+    const worker = async () => {
+      while (next < queued.length) await this.submitOne(queued[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(width, queued.length) }, worker));
+  }
+
+  private async submitOne(job: JobRow): Promise<void> {
+    const { jobs, logger } = this.deps;
+    const cluster = this.deps.clusters.get(job.cluster)!;
+    const scheduler = this.deps.schedulers.get(job.cluster)!;
+    if (!await jobs.claimPhase(job.id, 'queued', 'submitting', { submit_attempts: job.submit_attempts + 1 })) return;
+    this.inFlight.add(job.id);
+    try {
+      const file = await this.deps.files.findOwned(job.owner, job.file_id);
+      if (!file) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
+      const remoteInput = await this.stager.ensureStaged(file, cluster, scheduler);
+      const resources = JSON.parse(job.resources) as { configFile: string };
+      const slurmId = await scheduler.submit({
+        jobDir: remoteJobDir(cluster, job.id),
+        files: { [resources.configFile]: job.app_config, 'job.sbatch': job.script },
+        links: { [job.input_name]: remoteInput },
+        scriptName: 'job.sbatch',
+        jobName: slurmJobName(job.id),
+      });
+      await this.recordSubmitted(job, slurmId);
+    } catch (err) {
+      await this.handleFailure(job, asError(err));
+    } finally {
+      this.inFlight.delete(job.id);
+    }
+    logger.debug({ job: job.id }, 'submit attempt done');
+  }
+
+  private async recordSubmitted(job: JobRow, slurmId: string): Promise<void> {
+    const { jobs, logger } = this.deps;
+    await jobs.claimPhase(job.id, 'submitting', 'submitted', {
+      slurm_job_id: slurmId, status: `Job submitted to Slurm as job ${slurmId}`, last_error: null,
+    });
+    logger.info({ job: job.id, slurmJobId: slurmId }, 'submitted to Slurm');
+    const fresh = await jobs.find(job.id);
+    if (fresh?.cancel_requested) await this.deps.schedulers.get(job.cluster)!.cancel(slurmId);
+  }
+
+  private async handleFailure(job: JobRow, error: Error): Promise<void> {
+    const { jobs, logger } = this.deps;
+    if (error instanceof RemoteUnreachableError || error instanceof SchedulerUnavailableError) {
+      // Nothing reached Slurm: back to the queue, retried on a later pass.
+      await jobs.claimPhase(job.id, 'submitting', 'queued', {
+        status: `waiting for the cluster: ${error.message}`, last_error: error.message,
+        next_attempt_at: new Date(Date.now() + RETRY_DELAY_MS).toISOString(),
+      });
+      logger.warn({ job: job.id, err: error.message }, 'cluster unavailable; job stays queued');
+    } else if (error instanceof RemoteInterruptedError) {
+      // sbatch may have run: stay in 'submitting' so the next pass looks the job up by name.
+      await jobs.patch(job.id, { last_error: error.message, status: 'submission outcome unknown; checking with Slurm' });
+      logger.warn({ job: job.id, err: error.message }, 'sbatch outcome unknown; will reconcile by job name');
+    } else {
+      await jobs.claimPhase(job.id, 'submitting', 'abandoned', { last_error: error.message });
+      await jobs.transition(job, 'ABORTED', `The gateway could not submit the job: ${error.message}`, { output_phase: 'none' });
+      logger.warn({ job: job.id, err: error.message }, 'job aborted');
+    }
+  }
+
+  /** A job left in 'submitting' (crash, timeout): find it in Slurm by name, or queue it again. */
+  private async reconcile(job: JobRow): Promise<void> {
+    const { jobs, logger } = this.deps;
+    const scheduler = this.deps.schedulers.get(job.cluster)!;
+    try {
+      const since = Math.floor(Date.parse(job.created_at) / 1000) - 300;
+      const found = await scheduler.findByName(slurmJobName(job.id), since);
+      if (found) {
+        logger.info({ job: job.id, slurmJobId: found.jobId }, 'found the earlier submission by name');
+        await this.recordSubmitted(job, found.jobId);
+      } else {
+        await jobs.claimPhase(job.id, 'submitting', 'queued', { status: 'Job submitted with success' });
+      }
+    } catch (err) {
+      logger.warn({ job: job.id, err: asError(err).message }, 'reconcile failed; will retry');
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// Entry point: `npm start`. Reads the configuration once, builds the gateway, and shuts down
+// cleanly on SIGTERM/SIGINT (stop accepting, finish in-flight work, close SSH and the database).
+import { ConfigError, loadConfig } from './config.ts';
+import { buildGateway } from './gateway.ts';
+import { createLogger } from './logger.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`caesar-gateway: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const gateway = await buildGateway(config, logger);
+  const server = await gateway.listen();
+  const address = server.address();
+  logger.info({
+    port: typeof address === 'object' && address ? address.port : config.port,
+    clusters: config.clusters.map((c) => `${c.name} (${c.user}@${c.host}:${c.port})`),
+    dataDir: config.dataDir,
+  }, 'caesar-gateway listening; single-user mode: every request acts as the anonymous user');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    gateway.stop().then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,158 @@
+// Slurm over one SSH connection. Every command goes through run(), which makes it hermetic,
+// applies the timeout, counts it by kind, and translates failures once.
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
+import { RemoteInterruptedError } from '../../remote/errors.ts';
+import { shellCommand } from '../../remote/quote.ts';
+import {
+  prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, scancelArgv, squeueArgv, squeueByNameArgv,
+  tarJobDirScript, type SubmissionFiles,
+} from './commands.ts';
+import { parseSacct, parseSbatchJobId, parseSqueue, type SlurmJobRecord } from './parse.ts';
+import {
+  SchedulerUnavailableError, SubmissionRejectedError, type JobSnapshot, type Scheduler,
+} from '../scheduler.ts';
+
+export type CommandKind = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar';
+
+export interface CommandObserver {
+  (kind: CommandKind, seconds: number, ok: boolean): void;
+}
+
+export interface SlurmSchedulerOptions {
+  cluster: string;
+  ssh: SshConnection;
+  commandTimeoutMs: number;
+  idChunkSize: number;
+  /** Collecting a large directory takes longer than a status command. */
+  transferTimeoutMs?: number;
+  observe?: CommandObserver;
+}
+
+/** slurmctld is down or overloaded: the command did nothing. */
+const CONTROLLER_UNREACHABLE = /Unable to contact slurm controller|Connection refused|Zero Bytes were transmitted|connect failure/i;
+/** The command may have reached slurmctld: sbatch's outcome is unknown. */
+const OUTCOME_UNKNOWN = /Socket timed out|Operation timed out|Resource temporarily unavailable/i;
+
+export class SlurmScheduler implements Scheduler {
+  readonly cluster: string;
+
+  constructor(private readonly options: SlurmSchedulerOptions) {
+    this.cluster = options.cluster;
+  }
+
+  async submit(submission: SubmissionFiles): Promise<string> {
+    const result = await this.run('sbatch', prepareAndSubmitScript(submission));
+    const id = result.code === 0 ? parseSbatchJobId(result.stdout) : undefined;
+    if (id) return id;
+    const message = firstLine(result.stderr) || `sbatch exited with status ${result.code}`;
+    if (OUTCOME_UNKNOWN.test(result.stderr)) throw new RemoteInterruptedError(`sbatch outcome unknown: ${message}`);
+    if (CONTROLLER_UNREACHABLE.test(result.stderr)) throw new SchedulerUnavailableError(message);
+    throw new SubmissionRejectedError(message);
+  }
+
+  async findByName(jobName: string, sinceEpochSeconds: number): Promise<SlurmJobRecord | undefined> {
+    const live = await this.run('squeue', shellCommand(squeueByNameArgv(jobName)));
+    this.assertAnswered(live, 'squeue');
+    const found = parseSqueue(live.stdout).find((r) => r.jobName === jobName);
+    if (found) return found;
+    const accounted = await this.run('sacct', shellCommand(sacctByNameArgv(jobName, sinceEpochSeconds)));
+    this.assertAnswered(accounted, 'sacct');
+    return parseSacct(accounted.stdout).find((r) => r.jobName === jobName);
+  }
+
+  /** One squeue and one sacct per chunk of ids, whatever the number of jobs. */
+  async snapshot(jobIds: readonly string[]): Promise<JobSnapshot> {
+    const live = new Map<string, SlurmJobRecord>();
+    const accounted = new Map<string, SlurmJobRecord>();
+    let accountingAnswered = true;
+    for (const chunk of chunks(jobIds, this.options.idChunkSize)) {
+      const [queue, acct] = await Promise.all([
+        this.run('squeue', shellCommand(squeueArgv(chunk))),
+        this.run('sacct', shellCommand(sacctArgv(chunk))),
+      ]);
+      // squeue refuses the whole request when none of the ids is still known to slurmctld.
+      if (queue.code !== 0 && !/Invalid job id/i.test(queue.stderr)) this.assertAnswered(queue, 'squeue');
+      for (const record of parseSqueue(queue.stdout)) live.set(record.jobId, record);
+      if (acct.code !== 0) accountingAnswered = false;
+      else for (const record of parseSacct(acct.stdout)) accounted.set(record.jobId, record);
+    }
+    return { live, accounted, accountingAnswered };
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    const result = await this.run('scancel', shellCommand(scancelArgv(jobId)));
+    // Cancelling a job Slurm has already forgotten is not an error: it is over either way.
+    if (result.code !== 0 && !/Invalid job id|already completing or completed/i.test(result.stderr)) {
+      this.assertAnswered(result, 'scancel');
+    }
+  }
+
+  async stageFile(localPath: string, remotePath: string): Promise<void> {
+    const started = process.hrtime.bigint();
+    let ok = false;
+    try {
+      const partial = `${remotePath}.part-${process.pid}-${Date.now()}`;
+      await this.options.ssh.exec(shellCommand(['mkdir', '-p', path.posix.dirname(remotePath)]), { timeoutMs: this.options.commandTimeoutMs });
+      await this.options.ssh.withSftp(async (sftp) => {
+        await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, partial, (err) => (err ? reject(err) : resolve())));
+        // Rename last so a half-sent file is never mistaken for the input.
+        await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(partial, remotePath, (err) => (err ? reject(err) : resolve())));
+      });
+      ok = true;
+    } finally {
+      this.observe('stage', started, ok);
+    }
+  }
+
+  async streamDirectory(remoteDir: string, sink: Writable): Promise<{ bytes: number }> {
+    const started = process.hrtime.bigint();
+    let ok = false;
+    try {
+      const timeoutMs = this.options.transferTimeoutMs ?? 30 * 60_000;
+      const result = await this.options.ssh.execToStream(tarJobDirScript(remoteDir), sink, { timeoutMs });
+      if (result.code !== 0) throw new Error(`tar of ${remoteDir} failed (${result.code}): ${firstLine(result.stderr)}`);
+      ok = true;
+      return { bytes: result.bytes };
+    } finally {
+      this.observe('tar', started, ok);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.options.ssh.close();
+  }
+
+  private async run(kind: CommandKind, script: string): Promise<ExecResult> {
+    const started = process.hrtime.bigint();
+    let ok = false;
+    try {
+      const result = await this.options.ssh.exec(remoteScript(script), { timeoutMs: this.options.commandTimeoutMs });
+      ok = result.code === 0;
+      return result;
+    } finally {
+      this.observe(kind, started, ok);
+    }
+  }
+
+  private assertAnswered(result: ExecResult, what: string): void {
+    if (result.code === 0) return;
+    throw new SchedulerUnavailableError(`${this.cluster}: ${what} failed: ${firstLine(result.stderr) || `exit status ${result.code}`}`);
+  }
+
+  private observe(kind: CommandKind, started: bigint, ok: boolean): void {
+    this.options.observe?.(kind, Number(process.hrtime.bigint() - started) / 1e9, ok);
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n').find((l) => l.trim())?.trim() ?? '';
+}
+
