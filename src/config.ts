@@ -23,8 +23,8 @@ const clusterSchema = z.object({
   /** Pinned host key: "ssh-ed25519 AAAA…" (as in known_hosts / *.pub) or "SHA256:<base64>". */
   hostKey: z.string().min(1),
   /** Absolute directory on the cluster that holds inputs/ and jobs/. */
-  remoteRoot: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'an absolute path of letters, digits, _ . / -'),
-  sfinderExecutable: z.string().regex(/^\/[A-Za-z0-9_.\/+-]+$/, 'an absolute path without spaces or shell characters'),
+  remoteRoot: z.string().regex(/^\/[A-Za-z0-9_./-]+$/, 'an absolute path of letters, digits, _ . / -'),
+  sfinderExecutable: z.string().regex(/^\/[A-Za-z0-9_./+-]+$/, 'an absolute path without spaces or shell characters'),
   partitions: z.array(z.union([z.string(), partitionSchema])).min(1)
     .transform((list) => list.map((p) => (typeof p === 'string' ? { name: p } : p))),
   defaultPartition: z.string().optional(),
@@ -42,7 +42,7 @@ const clusterSchema = z.object({
     maxTimeMinutes: positiveInt.default(24 * 60),
   }).prefault({}),
   /** Absolute paths on the cluster that a job's `envfile` may name. Empty: envfiles refused. */
-  allowedEnvfiles: z.array(z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/)).default([]),
+  allowedEnvfiles: z.array(z.string().regex(/^\/[A-Za-z0-9_./-]+$/)).default([]),
   commandTimeoutMs: positiveInt.default(30_000),
   /** OpenSSH allows 10 sessions per connection by default; stay below it. */
   maxChannels: z.number().int().min(1).max(8).default(8),

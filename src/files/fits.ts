@@ -2,7 +2,7 @@
 // "SIMPLE  =                    T" (keyword padded to 8 columns, value T in column 30).
 import { open } from 'node:fs/promises';
 
-const FITS_FIRST_CARD = /^SIMPLE  = {20}T/;
+const FITS_FIRST_CARD = /^SIMPLE {2}= {20}T/;
 
 export function looksLikeFits(head: Buffer): boolean {
   return FITS_FIRST_CARD.test(head.subarray(0, 30).toString('latin1'));

@@ -12,6 +12,8 @@ import { jobRoutes, type JobRoutesDeps } from './routes/jobs.ts';
 
 export const API_PREFIX = '/caesar/api/v1.0';
 
+const parseJson = koaBody({ json: true, jsonStrict: true, multipart: false, urlencoded: false, text: false, jsonLimit: '1mb' });
+
 export interface HttpDeps extends FileRoutesDeps, JobRoutesDeps {
   apps: AppRegistry;
   logger: Logger;
@@ -29,8 +31,8 @@ export function createApp(deps: HttpDeps): Koa {
   });
   app.use(async (ctx, next) => {
     // Multipart is parsed by the upload route alone, straight to disk.
-    if (ctx.is('multipart/form-data')) return next();
-    return koaBody({ json: true, jsonStrict: true, multipart: false, urlencoded: false, text: false, jsonLimit: '1mb' })(ctx, next);
+    if (ctx.is('multipart/form-data')) await next();
+    else await parseJson(ctx, next);
   });
   const api = new Router({ prefix: API_PREFIX });
   for (const routes of [fileRoutes(deps), jobRoutes(deps), appRoutes(deps.apps)]) {

@@ -3,12 +3,7 @@
 import type { JobRow } from '../db/rows.ts';
 
 export function jobView(job: JobRow) {
-  let jobInputs: unknown = {};
-  try {
-    jobInputs = JSON.parse(job.job_inputs);
-  } catch {
-    jobInputs = {};
-  }
+  const jobInputs: unknown = JSON.parse(job.job_inputs);
   return {
     job_id: job.id,
     app: job.app,

@@ -5,7 +5,7 @@
  *  escaped, and reopened. NUL cannot be passed through a shell at all, so it is refused. */
 export function shellQuote(word: string): string {
   if (word.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');
-  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(word)) return word;
+  if (/^[A-Za-z0-9_/.,:=@%+-]+$/.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 

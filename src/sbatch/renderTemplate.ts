@@ -10,7 +10,7 @@ export type TemplateValue = string | number | boolean | undefined;
 export type TemplateValues = Record<string, TemplateValue>;
 
 /** What may stand unquoted in an `#SBATCH --opt=VALUE` line: no spaces, quotes, `#`, `$`, newlines. */
-const SAFE_DIRECTIVE_VALUE = /^[A-Za-z0-9_.:@%+=,\/-]+$/;
+const SAFE_DIRECTIVE_VALUE = /^[A-Za-z0-9_.:@%+=,/-]+$/;
 
 export class TemplateError extends Error {}
 

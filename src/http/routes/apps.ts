@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { describeApp } from '../../apps/describe.ts';
 import type { AppRegistry } from '../../apps/registry.ts';
 import { badRequest } from '../httpError.ts';
+import { routeParam } from '../params.ts';
 
 export function appRoutes(apps: AppRegistry): Router {
   const router = new Router();
@@ -10,8 +11,9 @@ export function appRoutes(apps: AppRegistry): Router {
     ctx.body = { apps: apps.names() };
   });
   router.get('/app/:name/describe', (ctx) => {
-    const app = apps.get(String(ctx.params.name));
-    if (!app) throw badRequest(`Unknown app ${String(ctx.params.name)}!`);
+    const name = routeParam(ctx, 'name');
+    const app = apps.get(name);
+    if (!app) throw badRequest(`Unknown app ${name}!`);
     ctx.body = describeApp(app);
   });
   return router;

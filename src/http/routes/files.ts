@@ -11,6 +11,7 @@ import type { FileRepository } from '../../files/fileRepository.ts';
 import { HttpError, badRequest, notFound } from '../httpError.ts';
 import { ownerOf } from '../owner.ts';
 import { parseRange } from '../range.ts';
+import { routeParam } from '../params.ts';
 
 export interface FileRoutesDeps {
   files: FileRepository;
@@ -56,7 +57,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
   });
 
   const download = async (ctx: Context) => {
-    const file = await ownedFile(deps.files, ctx, String(ctx.params.uuid));
+    const file = await ownedFile(deps.files, ctx, routeParam(ctx, 'uuid'));
     const size = Number(file.size_bytes);
     ctx.attachment(file.filename_orig);
     ctx.set('Accept-Ranges', 'bytes');
@@ -88,7 +89,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
   });
 
   const remove = async (ctx: Context) => {
-    const file = await ownedFile(deps.files, ctx, String(ctx.params.uuid));
+    const file = await ownedFile(deps.files, ctx, routeParam(ctx, 'uuid'));
     await deps.fileService.delete(file).catch(rethrowRejection);
     ctx.body = { status: 'File deleted and removed from DB' };
   };

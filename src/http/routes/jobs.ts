@@ -10,6 +10,7 @@ import { isFinal } from '../../jobs/states.ts';
 import { badRequest, notFound } from '../httpError.ts';
 import { jobView } from '../jobView.ts';
 import { ownerOf } from '../owner.ts';
+import { routeParam } from '../params.ts';
 
 export interface JobRoutesDeps {
   jobs: JobRepository;
@@ -70,7 +71,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 }
 
 async function ownedJob(jobs: JobRepository, ctx: Context): Promise<JobRow> {
-  const id = String(ctx.params.id);
+  const id = routeParam(ctx, 'id');
   const job = /^[0-9a-f-]{36}$/.test(id) ? await jobs.findOwned(ownerOf(ctx), id) : undefined;
   if (!job) throw notFound(`Job ${id} not found`);
   return job;

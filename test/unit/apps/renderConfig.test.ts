@@ -88,10 +88,10 @@ describe('apps/renderAppConfig: option overrides', () => {
 
 describe('apps/renderAppConfig: hostile values are refused', () => {
   const cases: [string, Map<string, OptionValue>, { inputFile: string; base: string }, RegExp][] = [
-    ['input path with a space', new Map(), { inputFile: '/data/my file.fits', base: 'x' }, /whitespace/],
-    ['input path with a newline', new Map(), { inputFile: '/data/x.fits\nseedThr = 0', base: 'x' }, /whitespace/],
-    ['base with a pipe', new Map(), { inputFile: '/data/x.fits', base: 'x|y' }, /whitespace, "\|"/],
-    ['empty base', new Map(), { inputFile: '/data/x.fits', base: '' }, /empty/],
+    ['input path with a space', new Map<string, OptionValue>(), { inputFile: '/data/my file.fits', base: 'x' }, /whitespace/],
+    ['input path with a newline', new Map<string, OptionValue>(), { inputFile: '/data/x.fits\nseedThr = 0', base: 'x' }, /whitespace/],
+    ['base with a pipe', new Map<string, OptionValue>(), { inputFile: '/data/x.fits', base: 'x|y' }, /whitespace, "\|"/],
+    ['empty base', new Map<string, OptionValue>(), { inputFile: '/data/x.fits', base: '' }, /empty/],
     ['string where a number belongs', new Map<string, OptionValue>([['seedthr', '5 mergeThr']]), input, /expected a number/],
     ['non-integer int', new Map<string, OptionValue>([['npixmin', 2.5]]), input, /not an integer/],
     ['label-only enum value that is not a label', new Map<string, OptionValue>([['loglevel', 'INFO\nseedThr = 0']]), input, /not an enum label/],

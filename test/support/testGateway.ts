@@ -1,0 +1,88 @@
+// A real gateway for integration tests: its own data directory and SQLite file, the real local
+// cluster over the real sshd (from the connection file that scripts/local-cluster.sh writes),
+// and a background cycle every second.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type GatewayConfig } from '../../src/config.ts';
+import { buildGateway, type Gateway } from '../../src/gateway.ts';
+import { createLogger } from '../../src/logger.ts';
+
+export const API = '/caesar/api/v1.0';
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: GatewayConfig;
+  base: string;
+  url(pathname: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'caesar-gateway-test-'));
+  const config = loadConfig({
+    CAESAR_GATEWAY_DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *',
+    CAESAR_GATEWAY_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(process.env.LOCAL_CLUSTER_CONNECTION ? { LOCAL_CLUSTER_CONNECTION: process.env.LOCAL_CLUSTER_CONNECTION } : {}),
+    ...overrides,
+  });
+  const gateway = await buildGateway(config, createLogger(config.logLevel));
+  const server = await gateway.listen();
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    gateway, config, base,
+    url: (pathname) => `${base}${API}${pathname}`,
+    async stop() {
+      await gateway.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function uploadBytes(gw: TestGateway, bytes: Buffer, name: string, tag?: string): Promise<Response> {
+  const form = new FormData();
+  form.append('file', new Blob([bytes]), name);
+  if (tag !== undefined) form.append('tag', tag);
+  return fetch(gw.url('/upload'), { method: 'POST', body: form });
+}
+
+export async function postJson(gw: TestGateway, pathname: string, body: unknown): Promise<Response> {
+  return fetch(gw.url(pathname), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+export interface StatusBody {
+  job_id: string;
+  state: string;
+  status: string;
+  exit_code: number | null;
+  exit_status: number | null;
+  elapsed_time: number | null;
+  pid: string | null;
+  output_available: boolean;
+  slurm: { job_id: string | null; state: string | null; reason: string | null; exit_code: string | null };
+}
+
+export async function jobStatus(gw: TestGateway, jobId: string): Promise<StatusBody> {
+  const res = await fetch(gw.url(`/job/${jobId}/status`));
+  if (res.status !== 200) throw new Error(`status ${res.status} for job ${jobId}`);
+  return (await res.json()) as StatusBody;
+}
+
+/** Poll the status endpoint until `done` holds (or fail with the last status seen). */
+export async function waitForStatus(gw: TestGateway, jobId: string, done: (s: StatusBody) => boolean, timeoutMs = 90_000): Promise<StatusBody> {
+  const deadline = Date.now() + timeoutMs;
+  let last: StatusBody | undefined;
+  while (Date.now() < deadline) {
+    last = await jobStatus(gw, jobId);
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`job ${jobId} did not reach the expected state in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+}
+
+export const finishedWithOutput = (s: StatusBody) => s.output_available || ['ABORTED', 'CLEARED'].includes(s.state);
