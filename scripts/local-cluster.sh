@@ -516,6 +516,7 @@ write_connection() {
 }
 EOF
   KNOWN_HOSTS=$(mktemp)
+  trap 'rm -f "$KNOWN_HOSTS"' EXIT
   echo "[127.0.0.1]:$SSH_PORT $hostkey" >"$KNOWN_HOSTS"
 }
 
@@ -561,7 +562,6 @@ cmd_up() {
   write_sshd_config
   restart_if "$SSHD_CHANGED" sshd
   write_connection
-  trap 'rm -f "$KNOWN_HOSTS"' EXIT
   smoke_test
   if [ "$CHANGES" -eq 0 ]; then
     log "UP (nothing changed): slurm $SLURM_VERSION, node $NODE, cgroup $USE_CGROUP; $CONNECTION"

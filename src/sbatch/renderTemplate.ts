@@ -9,8 +9,11 @@ import { shellQuote } from '../remote/quote.ts';
 export type TemplateValue = string | number | boolean | undefined;
 export type TemplateValues = Record<string, TemplateValue>;
 
-/** What may stand unquoted in an `#SBATCH --opt=VALUE` line: no spaces, quotes, `#`, `$`, newlines. */
-const SAFE_DIRECTIVE_VALUE = /^[A-Za-z0-9_.:@%+=,/-]+$/;
+/** What may stand unquoted in an `#SBATCH --opt=VALUE` line: names and numbers only — no
+ *  spaces, quotes, `#`, `$`, slashes, `%` patterns or newlines. */
+const SAFE_DIRECTIVE_VALUE = /^[A-Za-z0-9_.:+=,-]+$/;
+/** No value may carry a line break or other control character, quoted or not. */
+const CONTROL = /\p{Cc}/u;
 
 export class TemplateError extends Error {}
 
@@ -42,8 +45,9 @@ export function renderTemplate(template: string, values: TemplateValues): string
     const value = lookup(values, name);
     if (value === undefined || value === false) throw new TemplateError(`{{${name}}} has no value here; wrap it in {{#${name}}}…{{/${name}}}`);
     const text = String(value);
+    if (CONTROL.test(text)) throw new TemplateError(`value of {{${name}}} contains a control character (${JSON.stringify(text)})`);
     if (quoted) return shellQuote(text);
-    if (!SAFE_DIRECTIVE_VALUE.test(text)) {
+    if (!SAFE_DIRECTIVE_VALUE.test(text) || text.includes('..')) {
       throw new TemplateError(`value of {{${name}}} is not safe unquoted (${JSON.stringify(text)}); use {{${name}:sh}} in a shell line`);
     }
     return text;

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# record-slurm-fixtures.sh — record REAL squeue / sacct / sbatch output from the local cluster
+# (scripts/local-cluster.sh up) into test/fixtures/slurm/, for the parser / state-table / verdict
+# unit tests. The tests only READ the fixtures; this script is never run by the test suite.
+#
+# Runs as root on the cluster machine. Jobs are submitted AS the gateway's ssh user (like the
+# gateway does); the status commands are EXACTLY the gateway's (built from src/ with tsx:
+# remoteScript(shellCommand(squeueArgv(ids))) and sacctArgv(ids)) and also run over ssh, so the
+# captured bytes (with their \x1f separators and epoch-second times) are what the gateway parses.
+# Root is only used for what a site admin would do: suspend/resume a job, mark the node down.
+#
+# Scenarios: COMPLETED, FAILED (exit 3), CANCELLED (by the user), TIMEOUT (TimeLimit=0 by the
+# user), OUT_OF_MEMORY (cgroup), NODE_FAIL (node marked down, --no-requeue), PENDING held
+# (JobHeldUser), PENDING (Resources), RUNNING, SUSPENDED, COMPLETING (cancelled job whose process
+# ignores SIGTERM: KillWait keeps it COMPLETING ~2 s; and a best-effort natural COMPLETING).
+# Takes about 1.5-2.5 minutes. Re-running overwrites the fixtures (job ids will differ).
+#
+# Usage: scripts/record-slurm-fixtures.sh [connection.json]
+set -Eeuo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEST=$ROOT/test/fixtures/slurm
+OUT=$(mktemp -d /tmp/slurm-fixtures.XXXXXX)   # moved into DEST only when everything was recorded
+CONN=${1:-/var/lib/caesar-gateway/local-cluster/connection.json}
+T0=$(date +%s)
+say() { printf '[record +%3ds] %s\n' $(( $(date +%s) - T0 )) "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+trap 'die "command failed (line $LINENO, exit $?): $BASH_COMMAND"' ERR
+
+[ "$(id -u)" = 0 ] || die "run as root (suspend/resume and node down need an admin)"
+[ -r "$CONN" ] || die "no connection file $CONN (run scripts/local-cluster.sh up)"
+conn() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$CONN" "$1"; }
+KEY=$(conn privateKeyPath); PORT=$(conn port); HOST=$(conn host); USER_=$(conn user); NODE=$(conn slurmNode)
+CLUSTER=$(scontrol show config | sed -n 's/^ClusterName *= *//p')
+SSH=(ssh -i "$KEY" -p "$PORT" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+     -o LogLevel=ERROR "$USER_@$HOST")
+as_user() { "${SSH[@]}" "$@"; }
+WORK=/home/$USER_/slurm-fixture-recording    # the user's scratch dir for this script's jobs
+
+# ----------------------------------------------------------------------------- wait helpers
+cluster_ready() {
+  scontrol ping 2>/dev/null | grep -q 'is UP' &&
+    sinfo -h -N -n "$NODE" -o %T 2>/dev/null | grep -qxE 'idle|mixed|allocated' &&
+    as_user true 2>/dev/null
+}
+wait_cluster() {
+  local i
+  for i in $(seq 90); do cluster_ready && return 0; sleep 1; done
+  die "cluster not ready after 90 s (scripts/local-cluster.sh status)"
+}
+live_state() { squeue -h -t all -j "$1" -o %T 2>/dev/null | head -1; }
+acct_state() { sacct -X -n -P -j "$1" --format=State 2>/dev/null | head -1; }
+# wait_for live|acct JOBID REGEX SECONDS
+wait_for() {
+  local how=$1 id=$2 re=$3 secs=$4 i s=
+  for i in $(seq $(( secs * 10 ))); do
+    s=$("${how}_state" "$id") || true
+    [[ "$s" =~ ^($re) ]] && return 0
+    sleep 0.1
+  done
+  die "job $id: no /$re/ in $how state after ${secs}s (now: '$s')"
+}
+wait_reason() {  # JOBID REASON SECONDS
+  local i r=
+  for i in $(seq $(( $3 * 10 ))); do
+    r=$(squeue -h -j "$1" -o %r 2>/dev/null) || true
+    [ "$r" = "$2" ] && return 0
+    sleep 0.1
+  done
+  die "job $1: reason '$2' not reached in $3 s (now: '$r')"
+}
+
+# ----------------------------------------------------------------------------- gateway commands
+# Templates from the gateway's own builders; __IDS__ is replaced by a comma list of digits, which
+# shellQuote leaves unquoted, so the substitution yields exactly what the gateway would send.
+readarray -d '' TPL < <(cd "$ROOT" && WORK=$WORK npx --no-install tsx -e '
+import { prepareAndSubmitScript, remoteScript, sacctArgv, squeueArgv } from "./src/scheduler/slurm/commands.ts";
+import { shellCommand } from "./src/remote/quote.ts";
+const ids = ["__IDS__"];
+const out = [
+  remoteScript(shellCommand(squeueArgv(ids))),
+  remoteScript(shellCommand(sacctArgv(ids))),
+  remoteScript(shellCommand(sacctArgv(ids).filter((a) => a !== "--allocations"))),
+  remoteScript(prepareAndSubmitScript({
+    jobDir: `${process.env.WORK}/completed`, files: { "run.sh": "#!/bin/sh\nsleep 8\necho ok\n" },
+    links: {}, scriptName: "run.sh", jobName: "fx-completed",
+  })),
+];
+process.stdout.write(out.join("\0") + "\0");
+')
+[ "${#TPL[@]}" = 4 ] || die "could not build the gateway commands with tsx"
+SQUEUE_TPL=${TPL[0]}; SACCT_TPL=${TPL[1]}; SACCT_STEPS_TPL=${TPL[2]}; SUBMIT_CMD=${TPL[3]}
+
+# cap NAME IDS [squeue|sacct|steps ...]: run the gateway command(s) over ssh, keep stdout raw.
+cap() {
+  local name=$1 ids=$2 kind kinds
+  shift 2
+  kinds=("$@"); [ ${#kinds[@]} -gt 0 ] || kinds=(squeue sacct)
+  for kind in "${kinds[@]}"; do
+    case $kind in
+      squeue) as_user "${SQUEUE_TPL//__IDS__/$ids}" >"$OUT/$name.squeue.txt" ;;
+      sacct) as_user "${SACCT_TPL//__IDS__/$ids}" >"$OUT/$name.sacct.txt" ;;
+      steps) as_user "${SACCT_STEPS_TPL//__IDS__/$ids}" >"$OUT/$name.sacct.txt" ;;
+    esac
+  done
+  say "captured $name ($ids): ${kinds[*]}"
+}
+# sbatch as the user; extra args are sbatch options, the last one the --wrap'ed command
+sub() { local cmd=${*: -1}; as_user "cd $WORK && sbatch --parsable -o /dev/null ${*:1:$#-1} --wrap $(printf %q "$cmd")"; }
+
+# ----------------------------------------------------------------------------- start
+wait_cluster
+VERSION=$(sinfo -V)
+say "cluster $CLUSTER ($VERSION), node $NODE, user $USER_"
+USER_UID=$(as_user id -u)
+as_user "mkdir -p $WORK && cat > $WORK/oom.py" <<'EOF'
+import time
+a = []
+for i in range(100):
+    a.append(bytearray(20 * 1024 * 1024)); time.sleep(0.05)
+print("survived")
+EOF
+IGNORE_TERM="/usr/bin/python3 -c 'import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)'"
+
+# sbatch --parsable: the gateway's own submit (one round trip), and with --clusters
+as_user "$SUBMIT_CMD" >"$OUT/sbatch.parsable.txt"
+OK=$(tr -d '\n' <"$OUT/sbatch.parsable.txt")
+as_user "cd $WORK && sbatch --parsable --clusters=$CLUSTER -J fx-clusters -o /dev/null --wrap true" >"$OUT/sbatch.parsable-clusters.txt"
+MCL=$(cut -d';' -f1 <"$OUT/sbatch.parsable-clusters.txt")
+
+FAIL=$(sub -J fx-failed 'sleep 3; echo bad; exit 3')
+CANC=$(sub -J fx-cancelled 'sleep 300')
+TO=$(sub -J fx-timeout 'sleep 300')
+OOM=$(sub -J fx-oom --mem=100M "/usr/bin/python3 $WORK/oom.py")
+RUN=$(sub -J fx-running 'sleep 30')
+SUSP=$(sub -J fx-suspended 'sleep 300')
+CGC=$(sub -J fx-completing-cancelled "$IGNORE_TERM")
+HELD=$(sub -H -J fx-held 'true')
+# right after submit: a held job is not in accounting yet (lag of a few seconds)
+cap held-just-submitted "$HELD" sacct
+say "submitted ok=$OK clusters=$MCL failed=$FAIL cancelled=$CANC timeout=$TO oom=$OOM running=$RUN suspended=$SUSP completing-cancelled=$CGC held=$HELD"
+
+wait_for live "$RUN" RUNNING 20
+wait_for live "$OK" RUNNING 20
+cap running "$RUN"
+cap completed-running "$OK" squeue
+wait_for live "$CANC" RUNNING 20
+as_user "scancel $CANC"
+wait_for live "$TO" RUNNING 20
+as_user "scontrol update jobid=$TO TimeLimit=0"
+wait_for live "$SUSP" RUNNING 20
+scontrol suspend "$SUSP"
+wait_for live "$SUSP" SUSPENDED 10
+cap suspended "$SUSP"
+wait_reason "$HELD" JobHeldUser 10
+wait_for acct "$HELD" PENDING 15
+cap held "$HELD"
+
+# COMPLETING: the process ignores SIGTERM, so after scancel the job stays COMPLETING for KillWait
+wait_for live "$CGC" RUNNING 20
+sleep 1
+as_user "scancel $CGC"
+wait_for live "$CGC" COMPLETING 5
+cap completing-cancelled "$CGC"
+
+# PENDING (Resources): all the node's CPUs while the suspended job still holds one
+NCPU=$(sinfo -h -N -n "$NODE" -o %c | head -1)
+RES=$(sub -J fx-resources --ntasks="$NCPU" 'true')
+wait_reason "$RES" Resources 15
+cap resources "$RES"
+
+# what the poller sends: every active id in one call
+MID="$OK,$FAIL,$CANC,$TO,$OOM,$RUN,$SUSP,$HELD,$RES"
+cap multi-midway "$MID"
+
+scontrol resume "$SUSP"
+as_user "scancel $SUSP"
+as_user "scancel $HELD"
+
+# natural COMPLETING (batch script ends, a TERM-ignoring child lingers ~0.3 s): best effort
+CGN=
+for attempt in 1 2 3; do
+  j=$(sub -J fx-completing "setsid $IGNORE_TERM & sleep 2; exit 0")
+  wait_for live "$j" RUNNING 20
+  caught=
+  for i in $(seq 100); do
+    s=$(live_state "$j")
+    if [ "$s" = COMPLETING ]; then
+      # fast path: same command string, run locally as the user (ssh would take 0.25 s)
+      runuser -u "$USER_" -- /bin/sh -c "${SQUEUE_TPL//__IDS__/$j}" >"$OUT/completing.squeue.txt.tmp"
+      runuser -u "$USER_" -- /bin/sh -c "${SACCT_TPL//__IDS__/$j}" >"$OUT/completing.sacct.txt.tmp"
+      caught=1; break
+    fi
+    [ "$s" = RUNNING ] || [ "$s" = PENDING ] || break
+    sleep 0.02
+  done
+  if [ -n "$caught" ] && grep -q COMPLETING "$OUT/completing.squeue.txt.tmp"; then
+    mv "$OUT/completing.squeue.txt.tmp" "$OUT/completing.squeue.txt"
+    mv "$OUT/completing.sacct.txt.tmp" "$OUT/completing.sacct.txt"
+    CGN=$j; say "captured natural COMPLETING of $j"; break
+  fi
+  rm -f "$OUT"/completing.*.tmp
+  say "attempt $attempt: COMPLETING of $j not caught"
+done
+
+# ----------------------------------------------------------------------------- wait for ends
+wait_for acct "$OK" COMPLETED 30
+wait_for acct "$FAIL" FAILED 30
+wait_for acct "$CANC" CANCELLED 10
+wait_for acct "$OOM" OUT_OF_MEMORY 30
+wait_for acct "$SUSP" CANCELLED 15
+wait_for acct "$HELD" CANCELLED 15
+wait_for acct "$CGC" CANCELLED 15
+wait_for acct "$TO" TIMEOUT 60
+wait_for acct "$RUN" COMPLETED 40
+wait_for acct "$RES" COMPLETED 40
+wait_for acct "$MCL" COMPLETED 20
+
+# ----------------------------------------------------------------------------- NODE_FAIL, alone
+# Marking the node down kills everything on it: wait (a while) for other users' jobs to end.
+for i in $(seq 45); do
+  others=$(squeue -h -t running,completing,suspended,configuring -o '%j' | grep -vc '^fx-' || true)
+  [ "$others" = 0 ] && break
+  [ "$i" = 1 ] && say "waiting for $others other running job(s) before marking the node down"
+  sleep 1
+done
+NF=$(sub -J fx-node-fail --no-requeue 'sleep 120')
+wait_for live "$NF" RUNNING 20
+cap node-fail-running "$NF"
+scontrol update nodename="$NODE" state=down reason=record-slurm-fixtures
+wait_for live "$NF" NODE_FAIL 20
+wait_for acct "$NF" NODE_FAIL 20
+sleep 1
+scontrol update nodename="$NODE" state=resume || true
+cap node-fail "$NF"
+for i in $(seq 60); do sinfo -h -N -n "$NODE" -o %T | grep -qxE 'idle|mixed|allocated' && break; sleep 1; done
+
+# ----------------------------------------------------------------------------- final captures
+cap completed "$OK"
+cap failed "$FAIL"
+cap cancelled "$CANC"
+cap timeout "$TO"
+cap oom "$OOM"
+cap suspended-then-cancelled "$SUSP"
+cap held-then-cancelled "$HELD"
+cap resources-then-completed "$RES"
+cap running-then-completed "$RUN"
+ALL="$OK,$FAIL,$CANC,$TO,$OOM,$RUN,$SUSP,$HELD,$RES,$CGC,$NF"
+cap multi-final "$ALL,99999999"
+cap all-steps "$ALL" steps
+# an id slurmctld no longer knows (purged after MinJobAge, or never existed)
+set +e
+as_user "${SQUEUE_TPL//__IDS__/99999999}" >"$OUT/invalid-id.squeue.txt" 2>"$OUT/invalid-id.squeue.stderr.txt"
+echo $? >"$OUT/invalid-id.squeue.exitcode.txt"
+set -e
+cap invalid-id 99999999 sacct
+
+# which job is which, for the tests
+cat >"$OUT/jobs.json" <<EOF
+{
+  "slurmVersion": "${VERSION#slurm }",
+  "cluster": "$CLUSTER",
+  "node": "$NODE",
+  "user": "$USER_",
+  "uid": "$USER_UID",
+  "recordedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "jobs": {
+    "completed": "$OK",
+    "clusters": "$MCL",
+    "failed": "$FAIL",
+    "cancelled": "$CANC",
+    "timeout": "$TO",
+    "oom": "$OOM",
+    "running": "$RUN",
+    "suspended": "$SUSP",
+    "held": "$HELD",
+    "resources": "$RES",
+    "completingCancelled": "$CGC",
+    "completing": "$CGN",
+    "nodeFail": "$NF",
+    "invalid": "99999999"
+  }
+}
+EOF
+write_readme >"$OUT/README.md"
+as_user "rm -rf $WORK" || true
+mkdir -p "$DEST"
+rm -f "$DEST"/*.txt "$DEST"/jobs.json "$DEST"/README.md
+cp "$OUT"/* "$DEST"/
+rm -rf "$OUT"
+say "done: $(ls "$DEST" | wc -l) files in $DEST"
