@@ -14,6 +14,7 @@ import { FileService } from './files/fileService.ts';
 import { createApp } from './http/app.ts';
 import { JobRepository } from './jobs/jobRepository.ts';
 import { JobService } from './jobs/jobService.ts';
+import { JobQueries } from './jobs/jobQueries.ts';
 import { Submitter } from './jobs/submitter.ts';
 import { Poller } from './background/poller.ts';
 import { OutputCollector } from './background/outputCollector.ts';
@@ -71,7 +72,8 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     onAccepted: (cluster) => submitter.kick(cluster),
   });
   const fileService = new FileService(files, jobs, path.join(config.dataDir, 'uploads'));
-  const app = createApp({ apps, logger, jobs, jobService, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes });
+  const jobQueries = new JobQueries(db);
+  const app = createApp({ apps, logger, jobs, jobService, jobQueries, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes });
 
   const runCycle = async () => {
     for (const cluster of clusters.keys()) {

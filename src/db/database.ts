@@ -4,9 +4,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import * as initial from './migrations/001_initial.ts';
+import * as jobListingIndexes from './migrations/002_job_listing_indexes.ts';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
-const migrations: Record<string, Migration> = { '001_initial': initial };
+const migrations: Record<string, Migration> = {
+  '001_initial': initial,
+  '002_job_listing_indexes': jobListingIndexes,
+};
 
 const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: () => Promise.resolve(Object.keys(migrations).sort()),

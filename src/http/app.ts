@@ -8,7 +8,8 @@ import type { AppRegistry } from '../apps/registry.ts';
 import { errorHandler } from './errorHandler.ts';
 import { appRoutes } from './routes/apps.ts';
 import { fileRoutes, type FileRoutesDeps } from './routes/files.ts';
-import { jobRoutes, type JobRoutesDeps } from './routes/jobs.ts';
+import { jobRoutes, ownedJob, type JobRoutesDeps } from './routes/jobs.ts';
+import { resultRoutes } from './routes/results.ts';
 
 export const API_PREFIX = '/caesar/api/v1.0';
 
@@ -35,7 +36,8 @@ export function createApp(deps: HttpDeps): Koa {
     else await parseJson(ctx, next);
   });
   const api = new Router({ prefix: API_PREFIX });
-  for (const routes of [fileRoutes(deps), jobRoutes(deps), appRoutes(deps.apps)]) {
+  const results = resultRoutes(deps.apps, (ctx) => ownedJob(deps.jobs, ctx));
+  for (const routes of [fileRoutes(deps), jobRoutes(deps), results, appRoutes(deps.apps)]) {
     api.use(routes.routes(), routes.allowedMethods());
   }
   app.use(api.routes());

@@ -4,9 +4,13 @@
 import type { ClusterConfig } from '../config.ts';
 import type { OptionError, OptionValue } from '../apps/types.ts';
 
+/** caesar-rest added these to every run; clients that send them anyway are told nothing new. */
+const ALWAYS_ON_FLAGS = ['save-regions', 'save-catalog-to-json', 'save-summaryplot'] as const;
+
 /** Keys handled here and removed before the app's own option validation. */
 export const RUN_CONTROL_KEYS = [
   'inputfile', 'run', 'envfile', 'queue', 'jobwalltime', 'jobcpus', 'jobnodes', 'jobmemory', 'jobusergroup',
+  ...ALWAYS_ON_FLAGS,
 ] as const;
 
 export interface Resources {
@@ -91,8 +95,10 @@ export function resolveResources(
     errors.push({ option: 'jobusergroup', message: `option 'jobusergroup': a Slurm account name is letters, digits, _ . - (got ${JSON.stringify(account)})` });
   }
   const envfile = resolveEnvfile(inputs.envfile, cluster, errors);
-  if (inputs.run !== undefined && typeof inputs.run !== 'boolean') {
-    errors.push({ option: 'run', message: `option 'run' is a flag: use true or false, got ${JSON.stringify(inputs.run)}` });
+  for (const flag of ['run', ...ALWAYS_ON_FLAGS]) {
+    if (inputs[flag] !== undefined && typeof inputs[flag] !== 'boolean') {
+      errors.push({ option: flag, message: `option '${flag}' is a flag: use true or false, got ${JSON.stringify(inputs[flag])}` });
+    }
   }
   if (errors.length > before || !partition) return undefined;
   return {

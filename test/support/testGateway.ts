@@ -1,7 +1,7 @@
 // A real gateway for integration tests: its own data directory and SQLite file, the real local
 // cluster over the real sshd (from the connection file that scripts/local-cluster.sh writes),
 // and a background cycle every second.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,7 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'caesar-gateway-test-'));
+  const dataDir = overrides.CAESAR_GATEWAY_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'caesar-gateway-test-'));
   const config = loadConfig({
     CAESAR_GATEWAY_DATA_DIR: dataDir,
     PORT: '0',
@@ -39,7 +39,7 @@ export async function startTestGateway(overrides: Record<string, string> = {}): 
     url: (pathname) => `${base}${API}${pathname}`,
     async stop() {
       await gateway.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!overrides.CAESAR_GATEWAY_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -86,3 +86,13 @@ export async function waitForStatus(gw: TestGateway, jobId: string, done: (s: St
 }
 
 export const finishedWithOutput = (s: StatusBody) => s.output_available || ['ABORTED', 'CLEARED'].includes(s.state);
+
+/** A configuration with the local cluster plus one that can never be reached (a closed port):
+ *  jobs sent there stay PENDING, waiting for the cluster — a real outage, not a mock. */
+export function configWithUnreachableCluster(dir: string): string {
+  const connectionFile = process.env.LOCAL_CLUSTER_CONNECTION ?? '/var/lib/caesar-gateway/local-cluster/connection.json';
+  const local = JSON.parse(readFileSync(connectionFile, 'utf8')) as Record<string, unknown>;
+  const file = path.join(dir, 'gateway.json');
+  writeFileSync(file, JSON.stringify({ clusters: [local, { ...local, name: 'offline', port: 1 }], defaultCluster: 'local' }));
+  return file;
+}

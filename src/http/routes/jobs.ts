@@ -6,7 +6,9 @@ import type { JobRow } from '../../db/rows.ts';
 import { jobRequestSchema } from '../../jobs/jobPlan.ts';
 import type { JobRepository } from '../../jobs/jobRepository.ts';
 import type { JobService } from '../../jobs/jobService.ts';
-import { isFinal } from '../../jobs/states.ts';
+import { isFinal, JOB_STATES } from '../../jobs/states.ts';
+import { decodeCursor, encodeCursor, type JobQueries } from '../../jobs/jobQueries.ts';
+import { z } from 'zod';
 import { badRequest, notFound } from '../httpError.ts';
 import { jobView } from '../jobView.ts';
 import { ownerOf } from '../owner.ts';
@@ -15,7 +17,18 @@ import { routeParam } from '../params.ts';
 export interface JobRoutesDeps {
   jobs: JobRepository;
   jobService: JobService;
+  jobQueries: JobQueries;
 }
+
+export type OwnedJobLookup = (ctx: Context) => Promise<JobRow>;
+
+const listQuerySchema = z.object({
+  state: z.enum(JOB_STATES).optional(),
+  tag: z.string().max(128).optional(),
+  app: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z.string().max(200).optional(),
+});
 
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const router = new Router();
@@ -37,6 +50,29 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       job_id: job.id, app: job.app, job_inputs: request.job_inputs, data_inputs: job.file_id, tag: job.tag,
       state: job.state, status: job.status, submit_date: job.created_at,
     };
+  });
+
+  router.get('/jobs', async (ctx) => {
+    const query = listQuerySchema.parse(ctx.query);
+    const after = query.after === undefined ? undefined : decodeCursor(query.after);
+    if (query.after !== undefined && !after) throw badRequest("'after' is not a cursor returned by a previous page (X-Next-Cursor)");
+    const jobs = await deps.jobQueries.list(ownerOf(ctx), { ...query, after });
+    const last = jobs.at(-1);
+    if (last && jobs.length === query.limit) {
+      const cursor = encodeCursor(last);
+      ctx.set('X-Next-Cursor', cursor);
+      const next = new URLSearchParams({ ...stringEntries(ctx.query), after: cursor });
+      ctx.set('Link', `<${ctx.path}?${next.toString()}>; rel="next"`);
+    }
+    ctx.body = jobs.map(jobView);
+  });
+
+  router.get('/accounting', async (ctx) => {
+    ctx.body = await deps.jobQueries.accounting(ownerOf(ctx));
+  });
+
+  router.get('/appstats', async (ctx) => {
+    ctx.body = await deps.jobQueries.appStats();
   });
 
   router.get('/job/:id/status', async (ctx) => {
@@ -70,7 +106,11 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   return router;
 }
 
-async function ownedJob(jobs: JobRepository, ctx: Context): Promise<JobRow> {
+function stringEntries(query: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+export async function ownedJob(jobs: JobRepository, ctx: Context): Promise<JobRow> {
   const id = routeParam(ctx, 'id');
   const job = /^[0-9a-f-]{36}$/.test(id) ? await jobs.findOwned(ownerOf(ctx), id) : undefined;
   if (!job) throw notFound(`Job ${id} not found`);
