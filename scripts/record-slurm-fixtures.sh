@@ -27,6 +27,16 @@ T0=$(date +%s)
 say() { printf '[record +%3ds] %s\n' $(( $(date +%s) - T0 )) "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 trap 'die "command failed (line $LINENO, exit $?): $BASH_COMMAND"' ERR
+# On any exit: cancel this script's jobs that are still around, bring the node back, drop temp files.
+cleanup() {
+  local ids=
+  [ -z "${USER_:-}" ] || ids=$(squeue -h -u "$USER_" -t pending,running,suspended -o '%i %j' 2>/dev/null | awk '$2 ~ /^fx-/ {print $1}') || true
+  [ -z "$ids" ] || scancel $ids 2>/dev/null || true
+  if [ -n "${NODE_DOWN:-}" ]; then scontrol update nodename="$NODE" state=resume 2>/dev/null || true; fi
+  rm -rf "$OUT"
+}
+USER_=; NODE=; NODE_DOWN=
+trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || die "run as root (suspend/resume and node down need an admin)"
 [ -r "$CONN" ] || die "no connection file $CONN (run scripts/local-cluster.sh up)"
@@ -39,9 +49,9 @@ as_user() { "${SSH[@]}" "$@"; }
 WORK=/home/$USER_/slurm-fixture-recording    # the user's scratch dir for this script's jobs
 
 # ----------------------------------------------------------------------------- wait helpers
+node_usable() { sinfo -h -N -n "$NODE" -o %T 2>/dev/null | grep -qxE 'idle|mixed|allocated'; }
 cluster_ready() {
-  scontrol ping 2>/dev/null | grep -q 'is UP' &&
-    sinfo -h -N -n "$NODE" -o %T 2>/dev/null | grep -qxE 'idle|mixed|allocated' &&
+  scontrol ping 2>/dev/null | grep -q 'is UP' && node_usable &&
     as_user true 2>/dev/null
 }
 wait_cluster() {
@@ -108,6 +118,56 @@ cap() {
 }
 # sbatch as the user; extra args are sbatch options, the last one the --wrap'ed command
 sub() { local cmd=${*: -1}; as_user "cd $WORK && sbatch --parsable -o /dev/null ${*:1:$#-1} --wrap $(printf %q "$cmd")"; }
+
+write_readme() {
+  cat <<EOF
+# Recorded Slurm output (test fixtures)
+
+Real output of a real Slurm cluster, recorded by \`scripts/record-slurm-fixtures.sh\` (as root:
+\`sudo scripts/record-slurm-fixtures.sh\`, after \`scripts/local-cluster.sh up\`). The unit tests in
+\`test/unit/slurm/\` only read these files; nothing here needs a cluster.
+
+- Recorded: $(date -u +%Y-%m-%dT%H:%M:%SZ), ${VERSION} (Debian package), one node \`$NODE\`,
+  cluster \`$CLUSTER\`, cgroup v1 (real OUT_OF_MEMORY), MinJobAge=300, KillWait=2.
+- Jobs were submitted over ssh as \`$USER_\` (uid $USER_UID); root only suspended/resumed one job and
+  marked the node down/up (NODE_FAIL).
+- \`*.squeue.txt\` / \`*.sacct.txt\` are the raw stdout bytes of EXACTLY the gateway's commands, built
+  from \`src/scheduler/slurm/commands.ts\` and run over ssh as the user:
+  \`remoteScript(shellCommand(squeueArgv(ids)))\` and \`remoteScript(shellCommand(sacctArgv(ids)))\`
+  (hermetic prelude: \`LC_ALL=C TZ=UTC SLURM_TIME_FORMAT=%s\`, fields separated by \\x1f, epoch seconds).
+  \`all-steps.sacct.txt\` is the same sacct without \`--allocations\` (so it has .batch/.extern rows).
+- Job ids per scenario, the user's uid and the Slurm version are in \`jobs.json\`.
+
+| file(s) | what |
+|---|---|
+| sbatch.parsable.txt | stdout of the gateway's submit (\`prepareAndSubmitScript\`: mkdir, write run.sh, \`sbatch --parsable\`) |
+| sbatch.parsable-clusters.txt | \`sbatch --parsable --clusters=$CLUSTER\`: \`<id>;<cluster>\` |
+| completed-running.squeue.txt | the completed job while RUNNING |
+| completed.* | after the end: squeue still lists it (MinJobAge) as COMPLETED; sacct COMPLETED 0:0 |
+| failed.* | \`exit 3\`: FAILED 3:0 (squeue reason NonZeroExitCode) |
+| cancelled.* | \`scancel\` by the user while running: sacct \`CANCELLED by $USER_UID\` |
+| timeout.* | user ran \`scontrol update jobid=N TimeLimit=0\`: TIMEOUT |
+| oom.* | --mem=100M, python allocating 2 GB: OUT_OF_MEMORY 0:125 |
+| running.* | a RUNNING job (sleep) |
+| running-then-completed.* | the same job after it ended |
+| suspended.* | \`scontrol suspend\` (root): SUSPENDED |
+| suspended-then-cancelled.* | resumed, then cancelled by the user |
+| held-just-submitted.sacct.txt | sacct right after \`sbatch -H\`: accounting lag (usually empty) |
+| held.* | \`sbatch -H\`: PENDING, reason JobHeldUser; sacct PENDING with Start Unknown |
+| held-then-cancelled.* | the held job cancelled by the user while pending |
+| resources.* | \`--ntasks=<all CPUs>\` while other jobs hold CPUs: PENDING, reason Resources |
+| resources-then-completed.* | that job after it ran |
+| completing-cancelled.* | job ignoring SIGTERM, cancelled: squeue COMPLETING while sacct already says CANCELLED |
+| completing.* | (only if caught, best effort) natural end caught in COMPLETING (squeue) with sacct COMPLETED |
+| node-fail-running.* | --no-requeue job running before the node is marked down |
+| node-fail.* | node marked down (\`scontrol update nodename=$NODE state=down\`) while running: NODE_FAIL |
+| multi-midway.* | one call with all ids while pending/running/suspended/held: what the poller sends |
+| multi-final.* | one call with all ids after the end, plus the unknown id 99999999 |
+| all-steps.sacct.txt | sacct without --allocations for all ids: allocation + .batch/.extern step rows |
+| invalid-id.squeue.txt, .stderr.txt, .exitcode.txt | squeue for only an unknown id (99999999): stdout, stderr, exit status |
+| invalid-id.sacct.txt | sacct for the unknown id (empty, exit 0) |
+EOF
+}
 
 # ----------------------------------------------------------------------------- start
 wait_cluster
@@ -178,32 +238,6 @@ scontrol resume "$SUSP"
 as_user "scancel $SUSP"
 as_user "scancel $HELD"
 
-# natural COMPLETING (batch script ends, a TERM-ignoring child lingers ~0.3 s): best effort
-CGN=
-for attempt in 1 2 3; do
-  j=$(sub -J fx-completing "setsid $IGNORE_TERM & sleep 2; exit 0")
-  wait_for live "$j" RUNNING 20
-  caught=
-  for i in $(seq 100); do
-    s=$(live_state "$j")
-    if [ "$s" = COMPLETING ]; then
-      # fast path: same command string, run locally as the user (ssh would take 0.25 s)
-      runuser -u "$USER_" -- /bin/sh -c "${SQUEUE_TPL//__IDS__/$j}" >"$OUT/completing.squeue.txt.tmp"
-      runuser -u "$USER_" -- /bin/sh -c "${SACCT_TPL//__IDS__/$j}" >"$OUT/completing.sacct.txt.tmp"
-      caught=1; break
-    fi
-    [ "$s" = RUNNING ] || [ "$s" = PENDING ] || break
-    sleep 0.02
-  done
-  if [ -n "$caught" ] && grep -q COMPLETING "$OUT/completing.squeue.txt.tmp"; then
-    mv "$OUT/completing.squeue.txt.tmp" "$OUT/completing.squeue.txt"
-    mv "$OUT/completing.sacct.txt.tmp" "$OUT/completing.sacct.txt"
-    CGN=$j; say "captured natural COMPLETING of $j"; break
-  fi
-  rm -f "$OUT"/completing.*.tmp
-  say "attempt $attempt: COMPLETING of $j not caught"
-done
-
 # ----------------------------------------------------------------------------- wait for ends
 wait_for acct "$OK" COMPLETED 30
 wait_for acct "$FAIL" FAILED 30
@@ -217,6 +251,29 @@ wait_for acct "$RUN" COMPLETED 40
 wait_for acct "$RES" COMPLETED 40
 wait_for acct "$MCL" COMPLETED 20
 
+# natural COMPLETING (batch script ends, a TERM-ignoring child is killed), once the node is free so
+# the job starts at once; best effort. The window is ~40 ms, so poll with the gateway's squeue itself, run locally as the user (same
+# command string; ssh would take 0.25 s per call), and keep the first output showing COMPLETING.
+CGN=
+for attempt in 1 2 3 4 5; do
+  j=$(sub -J fx-completing "setsid $IGNORE_TERM & sleep 2; exit 0")
+  seen=
+  for i in $(seq 400); do
+    sq=$(runuser -u "$USER_" -- /bin/sh -c "${SQUEUE_TPL//__IDS__/$j}")
+    case $sq in
+      *COMPLETING*)
+        runuser -u "$USER_" -- /bin/sh -c "${SACCT_TPL//__IDS__/$j}" >"$OUT/completing.sacct.txt"
+        printf '%s\n' "$sq" >"$OUT/completing.squeue.txt"
+        seen=1; break ;;
+      *RUNNING*|*PENDING*|'') ;;
+      *) break ;;
+    esac
+  done
+  if [ -n "$seen" ]; then CGN=$j; say "captured natural COMPLETING of $j (attempt $attempt)"; break; fi
+  say "attempt $attempt: COMPLETING of $j not caught"
+done
+wait_for acct "${CGN:-$j}" COMPLETED 20
+
 # ----------------------------------------------------------------------------- NODE_FAIL, alone
 # Marking the node down kills everything on it: wait (a while) for other users' jobs to end.
 for i in $(seq 45); do
@@ -228,13 +285,16 @@ done
 NF=$(sub -J fx-node-fail --no-requeue 'sleep 120')
 wait_for live "$NF" RUNNING 20
 cap node-fail-running "$NF"
+NODE_DOWN=1
 scontrol update nodename="$NODE" state=down reason=record-slurm-fixtures
 wait_for live "$NF" NODE_FAIL 20
 wait_for acct "$NF" NODE_FAIL 20
 sleep 1
-scontrol update nodename="$NODE" state=resume || true
+# ReturnToService=2 may already have brought it back
+node_usable || scontrol update nodename="$NODE" state=resume || true
+NODE_DOWN=
 cap node-fail "$NF"
-for i in $(seq 60); do sinfo -h -N -n "$NODE" -o %T | grep -qxE 'idle|mixed|allocated' && break; sleep 1; done
+for i in $(seq 60); do node_usable && break; sleep 1; done
 
 # ----------------------------------------------------------------------------- final captures
 cap completed "$OK"
@@ -250,10 +310,9 @@ ALL="$OK,$FAIL,$CANC,$TO,$OOM,$RUN,$SUSP,$HELD,$RES,$CGC,$NF"
 cap multi-final "$ALL,99999999"
 cap all-steps "$ALL" steps
 # an id slurmctld no longer knows (purged after MinJobAge, or never existed)
-set +e
-as_user "${SQUEUE_TPL//__IDS__/99999999}" >"$OUT/invalid-id.squeue.txt" 2>"$OUT/invalid-id.squeue.stderr.txt"
-echo $? >"$OUT/invalid-id.squeue.exitcode.txt"
-set -e
+rc=0
+as_user "${SQUEUE_TPL//__IDS__/99999999}" >"$OUT/invalid-id.squeue.txt" 2>"$OUT/invalid-id.squeue.stderr.txt" || rc=$?
+echo "$rc" >"$OUT/invalid-id.squeue.exitcode.txt"
 cap invalid-id 99999999 sacct
 
 # which job is which, for the tests

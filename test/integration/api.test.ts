@@ -46,7 +46,7 @@ describe('HTTP API contract (caesar-rest v1.0)', function () {
       expect(file.uuid).to.match(/^[0-9a-f]{32}$/);
       expect(file).to.include({ filename_orig: 'my field.fits', format: 'fits', tag: 'survey-a', status: 'File uploaded with success' });
       expect(file.size).to.be.closeTo(image.bytes.length / 1e6, 1e-9);
-      expect(Date.parse(file.date)).to.not.be.NaN;
+      expect(Number.isNaN(Date.parse(file.date))).to.equal(false);
       expect(file.path).to.be.a('string');
     });
 
