@@ -116,6 +116,25 @@ cap() {
   done
   say "captured $name ($ids): ${kinds[*]}"
 }
+# catch_state NAME ID WORD SECONDS: for short-lived states (COMPLETING lasts 40 ms - 2 s), poll with
+# the gateway's own squeue command string run locally as the user (ssh adds 0.25 s per call); when
+# its output shows WORD, keep it and run the gateway's sacct at once. Status 1 if never seen.
+catch_state() {
+  local name=$1 id=$2 word=$3 end=$(( $(date +%s) + $4 )) sq
+  while [ "$(date +%s)" -lt "$end" ]; do
+    sq=$(runuser -u "$USER_" -- /bin/sh -c "${SQUEUE_TPL//__IDS__/$id}") || true
+    case $sq in
+      *"$word"*)
+        runuser -u "$USER_" -- /bin/sh -c "${SACCT_TPL//__IDS__/$id}" >"$OUT/$name.sacct.txt"
+        printf '%s\n' "$sq" >"$OUT/$name.squeue.txt"   # $(...) dropped the final newline
+        say "captured $name ($id): squeue sacct (local, as $USER_)"
+        return 0 ;;
+      *RUNNING*|*PENDING*|'') ;;
+      *) return 1 ;;   # already past it
+    esac
+  done
+  return 1
+}
 # sbatch as the user; extra args are sbatch options, the last one the --wrap'ed command
 sub() { local cmd=${*: -1}; as_user "cd $WORK && sbatch --parsable -o /dev/null ${*:1:$#-1} --wrap $(printf %q "$cmd")"; }
 
@@ -157,8 +176,11 @@ Real output of a real Slurm cluster, recorded by \`scripts/record-slurm-fixtures
 | held-then-cancelled.* | the held job cancelled by the user while pending |
 | resources.* | \`--ntasks=<all CPUs>\` while other jobs hold CPUs: PENDING, reason Resources |
 | resources-then-completed.* | that job after it ran |
-| completing-cancelled.* | job ignoring SIGTERM, cancelled: squeue COMPLETING while sacct already says CANCELLED |
-| completing.* | (only if caught, best effort) natural end caught in COMPLETING (squeue) with sacct COMPLETED |
+| completing-cancelled.* | job ignoring SIGTERM, cancelled by the user: squeue COMPLETING (KillWait) while sacct already says CANCELLED |
+| completing.* | natural end (batch script exits, a TERM-ignoring child is killed) caught in COMPLETING (~40 ms window; best effort, absent if missed), with sacct at that moment |
+
+The two COMPLETING captures poll with the same command string run locally as the user
+(\`runuser -u $USER_ -- /bin/sh -c ...\`) instead of over ssh, which is too slow for the window.
 | node-fail-running.* | --no-requeue job running before the node is marked down |
 | node-fail.* | node marked down (\`scontrol update nodename=$NODE state=down\`) while running: NODE_FAIL |
 | multi-midway.* | one call with all ids while pending/running/suspended/held: what the poller sends |
@@ -221,8 +243,7 @@ cap held "$HELD"
 wait_for live "$CGC" RUNNING 20
 sleep 1
 as_user "scancel $CGC"
-wait_for live "$CGC" COMPLETING 5
-cap completing-cancelled "$CGC"
+catch_state completing-cancelled "$CGC" COMPLETING 5 || die "job $CGC: COMPLETING not caught"
 
 # PENDING (Resources): all the node's CPUs while the suspended job still holds one
 NCPU=$(sinfo -h -N -n "$NODE" -o %c | head -1)
@@ -252,24 +273,11 @@ wait_for acct "$RES" COMPLETED 40
 wait_for acct "$MCL" COMPLETED 20
 
 # natural COMPLETING (batch script ends, a TERM-ignoring child is killed), once the node is free so
-# the job starts at once; best effort. The window is ~40 ms, so poll with the gateway's squeue itself, run locally as the user (same
-# command string; ssh would take 0.25 s per call), and keep the first output showing COMPLETING.
+# the job starts at once; best effort (the window is ~40 ms).
 CGN=
 for attempt in 1 2 3 4 5; do
   j=$(sub -J fx-completing "setsid $IGNORE_TERM & sleep 2; exit 0")
-  seen=
-  for i in $(seq 400); do
-    sq=$(runuser -u "$USER_" -- /bin/sh -c "${SQUEUE_TPL//__IDS__/$j}")
-    case $sq in
-      *COMPLETING*)
-        runuser -u "$USER_" -- /bin/sh -c "${SACCT_TPL//__IDS__/$j}" >"$OUT/completing.sacct.txt"
-        printf '%s\n' "$sq" >"$OUT/completing.squeue.txt"
-        seen=1; break ;;
-      *RUNNING*|*PENDING*|'') ;;
-      *) break ;;
-    esac
-  done
-  if [ -n "$seen" ]; then CGN=$j; say "captured natural COMPLETING of $j (attempt $attempt)"; break; fi
+  if catch_state completing "$j" COMPLETING 15; then CGN=$j; say "caught natural COMPLETING of $j (attempt $attempt)"; break; fi
   say "attempt $attempt: COMPLETING of $j not caught"
 done
 wait_for acct "${CGN:-$j}" COMPLETED 20

@@ -46,7 +46,7 @@ describe('db: listing 100,000 jobs', function () {
     db.on('query', listener);
     await queries.list('alice', filter);
     db.off('query', listener);
-    const rows = await db.raw(`EXPLAIN QUERY PLAN ${captured[0]!}`) as Array<{ detail: string }>;
+    const rows: Array<{ detail: string }> = await db.raw(`EXPLAIN QUERY PLAN ${captured[0]!}`);
     return rows.map((r) => r.detail).join(' | ');
   }
 
