@@ -23,12 +23,14 @@ import { SlurmScheduler } from './scheduler/slurm/slurmScheduler.ts';
 import type { Scheduler } from './scheduler/scheduler.ts';
 import { loadTemplates } from './templates.ts';
 import { asError } from './remote/errors.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
 
 export interface Gateway {
   config: GatewayConfig;
   db: Database;
   jobs: JobRepository;
   files: FileRepository;
+  metrics: GatewayMetrics;
   submitter: Submitter;
   poller: Poller;
   collector: OutputCollector;
@@ -40,7 +42,7 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-function connectCluster(cluster: ClusterConfig, config: GatewayConfig, logger: Logger): Scheduler {
+function connectCluster(cluster: ClusterConfig, config: GatewayConfig, logger: Logger, metrics: GatewayMetrics): Scheduler {
   const ssh = new SshConnection({
     name: cluster.name, host: cluster.host, port: cluster.port, username: cluster.user,
     privateKey: readFileSync(cluster.privateKeyPath), hostKey: cluster.hostKey,
@@ -48,6 +50,11 @@ function connectCluster(cluster: ClusterConfig, config: GatewayConfig, logger: L
   });
   return new SlurmScheduler({
     cluster: cluster.name, ssh, commandTimeoutMs: cluster.commandTimeoutMs, idChunkSize: config.poll.idChunkSize,
+    observe: (kind, seconds, ok) => {
+      metrics.slurmCommands.inc({ cluster: cluster.name, kind, outcome: ok ? 'ok' : 'error' });
+      metrics.slurmCommandDuration.observe({ cluster: cluster.name, kind }, seconds);
+      metrics.sshReconnects.set({ cluster: cluster.name }, ssh.stats.connects);
+    },
   });
 }
 
@@ -58,14 +65,18 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const jobs = new JobRepository(db);
   const files = new FileRepository(db);
   const clusters = new Map(config.clusters.map((c) => [c.name, c]));
-  const schedulers = new Map(config.clusters.map((c) => [c.name, connectCluster(c, config, logger)]));
+  const metrics = new GatewayMetrics();
+  const schedulers = new Map(config.clusters.map((c) => [c.name, connectCluster(c, config, logger, metrics)]));
   const apps = loadAppRegistry();
   const submitter = new Submitter({ jobs, files, clusters, schedulers, logger });
   const collector = new OutputCollector({ jobs, clusters, schedulers, outputDir: path.join(config.dataDir, 'outputs'), logger });
   const collect = (cluster: string) => {
     collector.collectCluster(cluster).catch((err: unknown) => logger.error({ cluster, err: asError(err).message }, 'collection pass failed'));
   };
-  const poller = new Poller({ jobs, schedulers, poll: config.poll, logger, onFinished: collect });
+  const poller = new Poller({
+    jobs, schedulers, poll: config.poll, logger, onFinished: collect,
+    observeCycle: (cluster, seconds) => metrics.pollCycleDuration.observe({ cluster }, seconds),
+  });
   const jobService = new JobService({
     jobs, files, schedulers, logger, templates: loadTemplates(),
     planContext: { apps, clusters: config.clusters, defaultCluster: config.defaultCluster! },
@@ -73,7 +84,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   });
   const fileService = new FileService(files, jobs, path.join(config.dataDir, 'uploads'));
   const jobQueries = new JobQueries(db);
-  const app = createApp({ apps, logger, jobs, jobService, jobQueries, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes });
+  const app = createApp({ apps, logger, metrics, jobs, jobService, jobQueries, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes });
 
   const runCycle = async () => {
     for (const cluster of clusters.keys()) {
@@ -88,7 +99,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   let server: Server | undefined;
 
   return {
-    config, db, jobs, files, submitter, poller, collector, schedulers, app, runCycle,
+    config, db, jobs, files, metrics, submitter, poller, collector, schedulers, app, runCycle,
     async listen() {
       // Restart = reconcile: the first cycle picks up queued, half-submitted and uncollected jobs.
       task = cron.schedule(config.poll.schedule, () => {
