@@ -13,7 +13,8 @@
 # user), OUT_OF_MEMORY (cgroup), NODE_FAIL (node marked down, --no-requeue), PENDING held
 # (JobHeldUser), PENDING (Resources), RUNNING, SUSPENDED, COMPLETING (cancelled job whose process
 # ignores SIGTERM: KillWait keeps it COMPLETING ~2 s; and a best-effort natural COMPLETING).
-# Takes about 1.5-2.5 minutes. Re-running overwrites the fixtures (job ids will differ).
+# Takes about 1 minute (up to 45 s more if other users' jobs run: marking the node down would kill
+# them). Re-running replaces the fixtures (job ids and times differ) only if every step succeeded.
 #
 # Usage: scripts/record-slurm-fixtures.sh [connection.json]
 set -Eeuo pipefail
@@ -178,9 +179,6 @@ Real output of a real Slurm cluster, recorded by \`scripts/record-slurm-fixtures
 | resources-then-completed.* | that job after it ran |
 | completing-cancelled.* | job ignoring SIGTERM, cancelled by the user: squeue COMPLETING (KillWait) while sacct already says CANCELLED |
 | completing.* | natural end (batch script exits, a TERM-ignoring child is killed) caught in COMPLETING (~40 ms window; best effort, absent if missed), with sacct at that moment |
-
-The two COMPLETING captures poll with the same command string run locally as the user
-(\`runuser -u $USER_ -- /bin/sh -c ...\`) instead of over ssh, which is too slow for the window.
 | node-fail-running.* | --no-requeue job running before the node is marked down |
 | node-fail.* | node marked down (\`scontrol update nodename=$NODE state=down\`) while running: NODE_FAIL |
 | multi-midway.* | one call with all ids while pending/running/suspended/held: what the poller sends |
@@ -188,6 +186,17 @@ The two COMPLETING captures poll with the same command string run locally as the
 | all-steps.sacct.txt | sacct without --allocations for all ids: allocation + .batch/.extern step rows |
 | invalid-id.squeue.txt, .stderr.txt, .exitcode.txt | squeue for only an unknown id (99999999): stdout, stderr, exit status |
 | invalid-id.sacct.txt | sacct for the unknown id (empty, exit 0) |
+
+The two COMPLETING captures poll with the same command string run locally as the user
+(\`runuser -u $USER_ -- /bin/sh -c ...\`) instead of over ssh, which is too slow for the window.
+Everything else went over ssh.
+
+Facts these recordings show (Slurm 22.05): squeue prints plain \`CANCELLED\`, sacct \`CANCELLED by <uid>\`;
+sacct's ElapsedRaw excludes time spent suspended; a pending job that was cancelled has sacct Start
+\`None\` and NodeList \`None assigned\`, but squeue prints StartTime = EndTime = the cancel time; squeue
+prints \`N/A\` for unknown times and an empty %N while pending; right after submit or at the very end a
+job can be missing from sacct, or have a half-known row named \`allocation\` with an empty Partition;
+a TIMEOUT job's .batch step reads CANCELLED 0:15; NODE_FAIL steps have an empty ExitCode.
 EOF
 }
 
@@ -326,7 +335,7 @@ cap invalid-id 99999999 sacct
 # which job is which, for the tests
 cat >"$OUT/jobs.json" <<EOF
 {
-  "slurmVersion": "${VERSION#slurm }",
+  "slurmVersion": "${VERSION##* }",
   "cluster": "$CLUSTER",
   "node": "$NODE",
   "user": "$USER_",

@@ -44,6 +44,8 @@ const clusterSchema = z.object({
   /** Absolute paths on the cluster that a job's `envfile` may name. Empty: envfiles refused. */
   allowedEnvfiles: z.array(z.string().regex(/^\/[A-Za-z0-9_./-]+$/)).default([]),
   commandTimeoutMs: positiveInt.default(30_000),
+  /** Slurm commands per minute this gateway may run on the cluster, shared by all work. */
+  commandsPerMinute: positiveInt.default(600),
   /** OpenSSH allows 10 sessions per connection by default; stay below it. */
   maxChannels: z.number().int().min(1).max(8).default(8),
   keepaliveIntervalMs: positiveInt.default(10_000),
@@ -64,13 +66,42 @@ const configSchema = z.object({
     accountingLagSeconds: positiveInt.default(30),
     /** sacct hangs on some sites past ~200 ids: query in chunks. */
     idChunkSize: positiveInt.default(200),
+    /** Lease on a cluster's polling (one gateway at a time); a dead holder's lease lapses after this. */
+    leaseSeconds: positiveInt.default(10),
+    /** NODE_FAIL / PREEMPTED may be followed by a requeue: wait this long before treating them as final. */
+    requeueGraceSeconds: positiveInt.default(60),
+    /** Jobs pending this long are polled every `slowPollSeconds` instead of every cycle. */
+    longPendingSeconds: positiveInt.default(600),
+    slowPollSeconds: positiveInt.default(30),
+  }).prefault({}),
+  outputs: z.object({
+    /** A job directory larger than this (as tar.gz) is not collected; the job says why. */
+    maxBytes: positiveInt.default(20 * 1024 ** 3),
+    maxAttempts: positiveInt.default(20),
+  }).prefault({}),
+  retention: z.object({
+    /** node-cron schedule of the clean-up task. */
+    schedule: z.string().default('0 17 * * * *'),
+    /** Uploads older than this, and not used by an unfinished job, are removed (0: keep forever). */
+    uploadsMaxAgeDays: z.number().min(0).default(30),
+    /** Finished jobs' outputs (gateway and cluster side) older than this are removed (0: keep forever). */
+    jobsMaxAgeDays: z.number().min(0).default(30),
+  }).prefault({}),
+  /** For the fault-injection tests only: the gateway kills itself (SIGKILL) at this point. */
+  crashAt: z.enum(['before-sbatch', 'after-sbatch', 'during-collection']).optional(),
+  database: z.object({
+    /** sqlite: embedded, one gateway. postgres: one or more gateways sharing it. Default: postgres when url is set. */
+    client: z.enum(['sqlite', 'postgres']).optional(),
+    /** postgres://user:password@host:port/database */
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
   }).prefault({}),
   clusters: z.array(clusterSchema).default([]),
   defaultCluster: z.string().optional(),
   localClusterConnectionFile: z.string().default('/var/lib/caesar-gateway/local-cluster/connection.json'),
 });
 
-export type GatewayConfig = z.infer<typeof configSchema> & { databaseFile: string };
+export type DatabaseConfig = { client: 'sqlite'; file: string } | { client: 'postgres'; url: string };
+export type GatewayConfig = Omit<z.infer<typeof configSchema>, 'database'> & { database: DatabaseConfig; databaseFile: string };
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type PartitionConfig = z.infer<typeof partitionSchema>;
 
@@ -85,6 +116,9 @@ const envOverrides: Record<string, (value: string, raw: Record<string, unknown>)
   CAESAR_GATEWAY_MAX_UPLOAD_BYTES: (v, raw) => { raw.maxUploadBytes = Number(v); },
   CAESAR_GATEWAY_POLL_SCHEDULE: (v, raw) => { raw.poll = { ...(raw.poll as object), schedule: v }; },
   LOCAL_CLUSTER_CONNECTION: (v, raw) => { raw.localClusterConnectionFile = v; },
+  CAESAR_GATEWAY_DATABASE_URL: (v, raw) => { raw.database = { ...(raw.database as object), client: 'postgres', url: v }; },
+  CAESAR_GATEWAY_LEASE_SECONDS: (v, raw) => { raw.poll = { ...(raw.poll as object), leaseSeconds: Number(v) }; },
+  CAESAR_GATEWAY_CRASH_AT: (v, raw) => { raw.crashAt = v; },
 };
 
 function readJson(file: string, what: string): Record<string, unknown> {
@@ -141,5 +175,10 @@ function finish(config: z.infer<typeof configSchema>): GatewayConfig {
     throw new ConfigError(`defaultCluster '${config.defaultCluster}' is not a configured cluster`);
   }
   const dataDir = path.resolve(config.dataDir);
-  return { ...config, dataDir, databaseFile: path.join(dataDir, 'gateway.sqlite3') };
+  const databaseFile = path.join(dataDir, 'gateway.sqlite3');
+  const { client = config.database.url ? 'postgres' : 'sqlite', url } = config.database;
+  if (client === 'postgres' && !url) throw new ConfigError("database.url is required with database.client 'postgres'");
+  if (client === 'sqlite' && url) throw new ConfigError("database.url is only for database.client 'postgres'");
+  const database: DatabaseConfig = client === 'postgres' ? { client, url: url! } : { client, file: databaseFile };
+  return { ...config, dataDir, database, databaseFile };
 }

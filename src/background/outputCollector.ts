@@ -3,7 +3,10 @@
 // name and renamed when complete, so a crash mid-transfer leaves nothing that looks finished;
 // the job stays 'pending' and the next pass starts again.
 import { createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import type { CrashHook } from '../faults.ts';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config.ts';
@@ -19,7 +22,23 @@ export interface OutputCollectorDeps {
   schedulers: Map<string, Scheduler>;
   outputDir: string;
   logger: Logger;
-  maxAttempts?: number;
+  maxAttempts: number;
+  maxBytes: number;
+  crash?: CrashHook;
+}
+
+class OutputTooLargeError extends Error {}
+
+/** Counts bytes on their way to disk and refuses to go past the limit. */
+function sizeLimit(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new OutputTooLargeError(`the job's output is larger than the limit of ${maxBytes} bytes (outputs.maxBytes)`));
+      else done(null, chunk);
+    },
+  });
 }
 
 export class OutputCollector {
@@ -48,7 +67,15 @@ export class OutputCollector {
     const partial = `${final}.part`;
     await mkdir(outputDir, { recursive: true });
     try {
-      await this.deps.schedulers.get(job.cluster)!.streamDirectory(remoteJobDir(cluster, job.id), createWriteStream(partial));
+      const limited = sizeLimit(this.deps.maxBytes);
+      const file = createWriteStream(partial);
+      limited.pipe(file);
+      let crashed = false;
+      limited.on('data', () => {
+        if (!crashed) { crashed = true; this.deps.crash?.('during-collection'); }
+      });
+      await this.deps.schedulers.get(job.cluster)!.streamDirectory(remoteJobDir(cluster, job.id), limited);
+      if (!file.writableFinished) await once(file, 'finish');
       await rename(partial, final);
       const { size } = await stat(final);
       await jobs.patch(job.id, { output_phase: 'done', output_path: final, output_bytes: size, output_attempts: job.output_attempts + 1 });
@@ -56,7 +83,12 @@ export class OutputCollector {
     } catch (err) {
       await rm(partial, { force: true });
       const attempts = job.output_attempts + 1;
-      const givingUp = attempts >= (this.deps.maxAttempts ?? 20);
+      if (err instanceof OutputTooLargeError) {
+        await jobs.patch(job.id, { output_attempts: attempts, output_phase: 'failed', last_error: err.message, status: `${job.status}; output not collected: ${err.message}` });
+        logger.warn({ job: job.id, err: err.message }, 'output not collected: too large');
+        return;
+      }
+      const givingUp = attempts >= this.deps.maxAttempts;
       await jobs.patch(job.id, { output_attempts: attempts, output_phase: givingUp ? 'failed' : 'pending', last_error: asError(err).message });
       logger.warn({ job: job.id, attempts, err: asError(err).message }, givingUp ? 'output collection abandoned' : 'output collection failed; will retry');
     }

@@ -3,6 +3,7 @@
 // from clients read the database only, so they cost Slurm nothing.
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.ts';
+import type { JobRow } from '../db/rows.ts';
 import type { JobRepository } from '../jobs/jobRepository.ts';
 import { decideVerdict } from '../jobs/slurmVerdict.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
@@ -18,15 +19,29 @@ export interface PollerDeps {
   observeCycle?(cluster: string, seconds: number, jobs: number): void;
 }
 
-const REQUEUE_GRACE_SECONDS = 60;
+/**
+ * Seconds until the cluster needs polling again: every cycle while anything may change soon
+ * (running jobs, fresh submissions, a final state awaiting accounting, a job gone missing),
+ * slowly when every job has been pending for a long time.
+ */
+export function pollIntervalSeconds(active: readonly JobRow[], now: Date, poll: GatewayConfig['poll']): number {
+  const busy = active.some((job) =>
+    job.state !== 'PENDING' || job.final_seen_at || job.missing_since
+    || (now.getTime() - Date.parse(job.created_at)) / 1000 < poll.longPendingSeconds);
+  return busy ? 0 : poll.slowPollSeconds;
+}
 
 export class Poller {
+  private readonly nextPollAt = new Map<string, number>();
+
   constructor(private readonly deps: PollerDeps) {}
 
-  async pollCluster(cluster: string): Promise<void> {
+  /** Poll now if the cluster is due (or `force`); returns whether Slurm was asked. */
+  async pollCluster(cluster: string, options: { force?: boolean } = {}): Promise<boolean> {
     const { jobs, logger } = this.deps;
     const active = await jobs.active(cluster);
-    if (active.length === 0) return;
+    if (active.length === 0) return false;
+    if (!options.force && Date.now() < (this.nextPollAt.get(cluster) ?? 0)) return false;
     const started = process.hrtime.bigint();
     const scheduler = this.deps.schedulers.get(cluster)!;
     let snapshot;
@@ -35,7 +50,7 @@ export class Poller {
     } catch (err) {
       // No answer is no information: nothing is changed, the next cycle asks again.
       logger.warn({ cluster, err: asError(err).message }, 'poll skipped: Slurm not reachable');
-      return;
+      return true;
     }
     const now = new Date();
     let finished = 0;
@@ -48,7 +63,7 @@ export class Poller {
         accountingAnswered: snapshot.accountingAnswered,
         accountingLagSeconds: this.deps.poll.accountingLagSeconds,
         missingGraceSeconds: this.deps.poll.missingGraceSeconds,
-        requeueGraceSeconds: REQUEUE_GRACE_SECONDS,
+        requeueGraceSeconds: this.deps.poll.requeueGraceSeconds,
       });
       if (!verdict) continue;
       if (verdict.state === job.state) {
@@ -59,6 +74,8 @@ export class Poller {
       }
     }
     this.deps.observeCycle?.(cluster, Number(process.hrtime.bigint() - started) / 1e9, active.length);
+    this.nextPollAt.set(cluster, Date.now() + pollIntervalSeconds(active, now, this.deps.poll) * 1000);
     if (finished > 0) this.deps.onFinished?.(cluster);
+    return true;
   }
 }

@@ -16,7 +16,7 @@ export interface FileRow {
 }
 
 export type SubmitPhase = 'queued' | 'submitting' | 'submitted' | 'abandoned';
-export type OutputPhase = 'none' | 'pending' | 'done' | 'failed';
+export type OutputPhase = 'none' | 'pending' | 'done' | 'failed' | 'expired';
 
 export interface JobRow {
   id: string;

@@ -3,6 +3,7 @@
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { JobRequestError } from '../jobs/jobPlan.ts';
+import { IdempotencyConflictError } from '../jobs/jobService.ts';
 import { HttpError } from './httpError.ts';
 
 interface ErrorBody {
@@ -32,6 +33,9 @@ export async function errorHandler(ctx: Context, next: Next): Promise<void> {
     if (err instanceof HttpError) {
       ctx.status = err.httpStatus;
       ctx.body = body(err.code, err.message, err.details);
+    } else if (err instanceof IdempotencyConflictError) {
+      ctx.status = 422;
+      ctx.body = body('idempotency_key_reused', err.message);
     } else if (err instanceof JobRequestError) {
       ctx.status = 400;
       ctx.body = body('invalid_job_request', `Invalid job request: ${err.message}`, err.errors);

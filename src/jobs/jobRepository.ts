@@ -11,11 +11,32 @@ const now = () => new Date().toISOString();
 export class JobRepository {
   constructor(private readonly db: Database) {}
 
-  async insert(row: JobRow, reason: string): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx('jobs').insert(row);
-      await trx('job_events').insert({ job_id: row.id, at: row.created_at, from_state: null, to_state: row.state, reason });
-    });
+  /**
+   * Persist a new job with its first history event and, for a request that carried an
+   * Idempotency-Key, the key — all or nothing. Returns the id of the job that owns the key:
+   * this one, or the one a concurrent request with the same key created first.
+   */
+  async insert(row: JobRow, reason: string, idempotency?: { key: string; requestHash: string }): Promise<string> {
+    try {
+      await this.db.transaction(async (trx) => {
+        await trx('jobs').insert(row);
+        await trx('job_events').insert({ job_id: row.id, at: row.created_at, from_state: null, to_state: row.state, reason });
+        if (idempotency) {
+          await trx('idempotency_keys').insert({
+            owner: row.owner, key: idempotency.key, request_hash: idempotency.requestHash, job_id: row.id, created_at: row.created_at,
+          });
+        }
+      });
+      return row.id;
+    } catch (err) {
+      const winner = idempotency && await this.findIdempotent(row.owner, idempotency.key);
+      if (winner) return winner.job_id;
+      throw err;
+    }
+  }
+
+  async findIdempotent(owner: string, key: string): Promise<{ job_id: string; request_hash: string } | undefined> {
+    return this.db('idempotency_keys').where({ owner, key }).first<{ job_id: string; request_hash: string } | undefined>();
   }
 
   async find(id: string): Promise<JobRow | undefined> {

@@ -1,6 +1,6 @@
 // Accepting and cancelling jobs. A job is persisted before anything touches the cluster; the
 // submitter then moves it to Slurm in the background, so a cluster outage never loses a request.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobRow } from '../db/rows.ts';
 import type { FileRepository } from '../files/fileRepository.ts';
@@ -21,11 +21,32 @@ export interface JobServiceDeps {
 
 export type CancelOutcome = { job: JobRow; message: string };
 
+/** An Idempotency-Key was reused for a different request. */
+export class IdempotencyConflictError extends Error {}
+
+/** Stable across key order and whitespace, so a retried request hashes the same. */
+export function requestHash(request: unknown): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+    }
+    return value;
+  };
+  return createHash('sha256').update(JSON.stringify(canonical(request))).digest('hex');
+}
+
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
-  async submit(owner: string, request: JobRequest): Promise<JobRow> {
+  /** Accept a job; with an Idempotency-Key, a retry of the same request returns the first job. */
+  async submit(owner: string, request: JobRequest, idempotencyKey?: string): Promise<{ job: JobRow; replayed: boolean }> {
     const { files, jobs, templates, planContext } = this.deps;
+    const idempotency = idempotencyKey === undefined ? undefined : { key: idempotencyKey, requestHash: requestHash(request) };
+    if (idempotency) {
+      const earlier = await this.replay(owner, idempotency);
+      if (earlier) return { job: earlier, replayed: true };
+    }
     const plan = await planJob(request, {
       ...planContext,
       findInput: async (reference) =>
@@ -50,10 +71,23 @@ export class JobService {
       missing_since: null, final_seen_at: null, output_phase: 'none', output_attempts: 0,
       output_bytes: null, output_path: null, created_at: at, updated_at: at, finished_at: null,
     };
-    await jobs.insert(row, 'accepted by the gateway');
+    const owningJob = await jobs.insert(row, 'accepted by the gateway', idempotency);
+    if (owningJob !== id) {
+      // A concurrent request with the same key won the race: answer with its job.
+      return { job: (await this.replay(owner, idempotency!))!, replayed: true };
+    }
     this.deps.logger.info({ job: id, owner, cluster: row.cluster, app: row.app }, 'job accepted');
     this.deps.onAccepted(row.cluster);
-    return row;
+    return { job: row, replayed: false };
+  }
+
+  private async replay(owner: string, idempotency: { key: string; requestHash: string }): Promise<JobRow | undefined> {
+    const earlier = await this.deps.jobs.findIdempotent(owner, idempotency.key);
+    if (!earlier) return undefined;
+    if (earlier.request_hash !== idempotency.requestHash) {
+      throw new IdempotencyConflictError(`Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for a new job`);
+    }
+    return this.deps.jobs.find(earlier.job_id);
   }
 
   /** Idempotent: cancelling a finished job answers with what happened to it. */

@@ -10,6 +10,7 @@ import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../remo
 import { SchedulerUnavailableError, SubmissionRejectedError, type Scheduler } from '../scheduler/scheduler.ts';
 import type { JobRepository } from './jobRepository.ts';
 import { InputStager } from './inputStager.ts';
+import type { CrashHook } from '../faults.ts';
 
 export const slurmJobName = (jobId: string): string => `cg-${jobId}`;
 export const remoteJobDir = (cluster: ClusterConfig, jobId: string): string => path.posix.join(cluster.remoteRoot, 'jobs', jobId);
@@ -22,6 +23,7 @@ export interface SubmitterDeps {
   logger: Logger;
   /** Submissions in flight per cluster; leaves channels for polling and downloads. */
   concurrency?: number;
+  crash?: CrashHook;
 }
 
 const RETRY_DELAY_MS = 5_000;
@@ -84,6 +86,7 @@ export class Submitter {
       if (!file) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
       const remoteInput = await this.stager.ensureStaged(file, cluster, scheduler);
       const resources = JSON.parse(job.resources) as { configFile: string };
+      this.deps.crash?.('before-sbatch');
       const slurmId = await scheduler.submit({
         jobDir: remoteJobDir(cluster, job.id),
         files: { [resources.configFile]: job.app_config, 'job.sbatch': job.script },
@@ -91,6 +94,7 @@ export class Submitter {
         scriptName: 'job.sbatch',
         jobName: slurmJobName(job.id),
       });
+      this.deps.crash?.('after-sbatch');
       await this.recordSubmitted(job, slurmId);
     } catch (err) {
       await this.handleFailure(job, asError(err));

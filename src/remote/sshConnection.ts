@@ -116,7 +116,19 @@ export class SshConnection {
       channel.on('data', (chunk: Buffer) => { bytes += chunk.length; });
       channel.stderr.on('data', (chunk: Buffer) => { if (stderr.length < 256) stderr.push(chunk); });
       channel.pipe(sink, { end: false });
-      const { code, signal } = await this.awaitExit(channel, command, options.timeoutMs);
+      // The sink may refuse more data (a size limit, a full disk): stop the remote command too.
+      let sinkError: Error | undefined;
+      sink.once('error', (err: Error) => {
+        sinkError = err;
+        channel.unpipe(sink);
+        channel.close();
+      });
+      const exit = await this.awaitExit(channel, command, options.timeoutMs).catch((err: unknown) => {
+        if (sinkError) throw sinkError;
+        throw err;
+      });
+      if (sinkError) throw sinkError;
+      const { code, signal } = exit;
       sink.end();
       await once(sink, 'finish');
       return { code, signal, stdout: '', stderr: Buffer.concat(stderr).toString('utf8'), bytes };

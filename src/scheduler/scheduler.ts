@@ -22,6 +22,9 @@ export interface Scheduler {
   cancel(jobId: string): Promise<void>;
   stageFile(localPath: string, remotePath: string): Promise<void>;
   streamDirectory(remoteDir: string, sink: Writable): Promise<{ bytes: number }>;
+  removePaths(paths: readonly string[]): Promise<void>;
+  /** Readiness: resolves when the cluster answers a trivial command within timeoutMs. */
+  ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

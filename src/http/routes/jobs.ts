@@ -44,11 +44,16 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       throw badRequest('The request body must be a JSON object with "app" and "job_inputs"');
     }
     const request = jobRequestSchema.parse(body);
-    const job = await deps.jobService.submit(ownerOf(ctx), request);
+    const key = ctx.get('idempotency-key') || undefined;
+    if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+      throw badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)');
+    }
+    const { job, replayed } = await deps.jobService.submit(ownerOf(ctx), request, key);
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.status = 202;
     ctx.body = {
-      job_id: job.id, app: job.app, job_inputs: request.job_inputs, data_inputs: job.file_id, tag: job.tag,
-      state: job.state, status: job.status, submit_date: job.created_at,
+      job_id: job.id, app: job.app, job_inputs: JSON.parse(job.job_inputs) as unknown, data_inputs: job.file_id, tag: job.tag,
+      state: job.state, status: replayed ? job.status : 'Job submitted with success', submit_date: job.created_at,
     };
   });
 
@@ -76,7 +81,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   });
 
   router.get('/job/:id/status', async (ctx) => {
-    ctx.body = jobView(await ownedJob(deps.jobs, ctx));
+    const job = await ownedJob(deps.jobs, ctx);
+    const history = (await deps.jobs.events(job.id)).map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason }));
+    ctx.body = { ...jobView(job), history };
   });
 
   router.get('/job/:id/output', async (ctx) => {

@@ -3,18 +3,19 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
-import { RemoteInterruptedError } from '../../remote/errors.ts';
+import { RemoteInterruptedError, RemoteUnreachableError } from '../../remote/errors.ts';
 import { shellCommand } from '../../remote/quote.ts';
 import {
   prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, scancelArgv, squeueArgv, squeueByNameArgv,
   tarJobDirScript, type SubmissionFiles,
 } from './commands.ts';
 import { parseSacct, parseSbatchJobId, parseSqueue, type SlurmJobRecord } from './parse.ts';
+import type { TokenBucket } from '../../remote/tokenBucket.ts';
 import {
   SchedulerUnavailableError, SubmissionRejectedError, type JobSnapshot, type Scheduler,
 } from '../scheduler.ts';
 
-export type CommandKind = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar';
+export type CommandKind = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar' | 'rm';
 
 export interface CommandObserver {
   (kind: CommandKind, seconds: number, ok: boolean): void;
@@ -27,6 +28,8 @@ export interface SlurmSchedulerOptions {
   idChunkSize: number;
   /** Collecting a large directory takes longer than a status command. */
   transferTimeoutMs?: number;
+  /** Shared budget of commands per minute on this cluster. */
+  budget?: TokenBucket;
   observe?: CommandObserver;
 }
 
@@ -90,6 +93,7 @@ export class SlurmScheduler implements Scheduler {
   }
 
   async stageFile(localPath: string, remotePath: string): Promise<void> {
+    await this.options.budget?.take();
     const started = process.hrtime.bigint();
     let ok = false;
     try {
@@ -107,6 +111,7 @@ export class SlurmScheduler implements Scheduler {
   }
 
   async streamDirectory(remoteDir: string, sink: Writable): Promise<{ bytes: number }> {
+    await this.options.budget?.take();
     const started = process.hrtime.bigint();
     let ok = false;
     try {
@@ -120,11 +125,25 @@ export class SlurmScheduler implements Scheduler {
     }
   }
 
+  /** Remove files or directories the gateway created (retention); `rm -rf --`, every path quoted. */
+  async removePaths(paths: readonly string[]): Promise<void> {
+    if (paths.length === 0) return;
+    const result = await this.run('rm', shellCommand(['rm', '-rf', '--', ...paths]));
+    if (result.code !== 0) throw new Error(`rm on ${this.cluster} failed: ${firstLine(result.stderr)}`);
+  }
+
+  /** `true` over the pooled connection: no Slurm command, not counted as one. */
+  async ping(timeoutMs: number): Promise<void> {
+    const result = await this.options.ssh.exec('true', { timeoutMs });
+    if (result.code !== 0) throw new RemoteUnreachableError(`${this.cluster}: 'true' exited with status ${result.code}`);
+  }
+
   close(): Promise<void> {
     return this.options.ssh.close();
   }
 
   private async run(kind: CommandKind, script: string): Promise<ExecResult> {
+    await this.options.budget?.take();
     const started = process.hrtime.bigint();
     let ok = false;
     try {
