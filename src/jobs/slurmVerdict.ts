@@ -31,7 +31,11 @@ const iso = (epoch: number | null) => (epoch ? new Date(epoch * 1000).toISOStrin
 const secondsSince = (stamp: string | null, now: Date) => (stamp ? (now.getTime() - Date.parse(stamp)) / 1000 : 0);
 
 function slurmFields(record: SlurmJobRecord, other: SlurmJobRecord | undefined): JobPatch {
-  const exit = record.exitCode ?? other?.exitCode ?? null;
+  // A record still showing the job as live carries a placeholder exit code ("0:0") and no end:
+  // only a record that has seen the end may lend its exit code or times.
+  const lender = other && isFinal(mapSlurmState(other.state).state) ? other : undefined;
+  const recordFinal = isFinal(mapSlurmState(record.state).state);
+  const exit = record.exitCode ?? lender?.exitCode ?? null;
   return {
     slurm_state: record.state,
     slurm_reason: record.reason ?? other?.reason ?? null,
@@ -41,8 +45,10 @@ function slurmFields(record: SlurmJobRecord, other: SlurmJobRecord | undefined):
     node_list: record.nodeList ?? other?.nodeList ?? null,
     partition: record.partition ?? other?.partition ?? null,
     slurm_submit_at: iso(record.submitAt ?? other?.submitAt ?? null),
-    slurm_start_at: iso(record.startAt ?? other?.startAt ?? null),
-    slurm_end_at: iso(record.endAt ?? other?.endAt ?? null),
+    // sacct's final word on start ("None": it never started) is not overridden by squeue, which
+    // prints the cancel time as the start of a job cancelled while pending.
+    slurm_start_at: iso(recordFinal ? record.startAt : record.startAt ?? other?.startAt ?? null),
+    slurm_end_at: iso(record.endAt ?? lender?.endAt ?? null),
   };
 }
 

@@ -89,12 +89,16 @@ export function parseSacct(stdout: string): SlurmJobRecord[] {
     }));
 }
 
-/** "3:0" → 3; "0:9" (killed by signal 9) → 128 + 9, as a shell would report it. */
+/** Real signals are 1–64; Slurm reports OUT_OF_MEMORY as "0:125", a marker rather than a signal. */
+const MAX_SIGNAL = 64;
+
+/** "3:0" → 3; "0:9" (killed by signal 9) → 128 + 9, as a shell would report it; "0:125" → unknown. */
 export function exitStatusOf(exitCode: string | null): number | null {
   if (!exitCode) return null;
   const m = /^(\d+):(\d+)$/.exec(exitCode);
   if (!m) return null;
   const code = Number(m[1]);
   const signal = Number(m[2]);
+  if (code === 0 && signal > MAX_SIGNAL) return null;
   return code === 0 && signal > 0 ? 128 + signal : code;
 }

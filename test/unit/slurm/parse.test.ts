@@ -44,12 +44,12 @@ describe('slurm/parse: recorded fixtures are what the tests think they are', () 
 });
 
 describe('slurm/parse: parseSacct on recorded final states', () => {
-  const cases: { file: string; scenario: Scenario; name: string; state: string; exit: string; status: number }[] = [
+  const cases: { file: string; scenario: Scenario; name: string; state: string; exit: string; status: number | null }[] = [
     { file: 'completed', scenario: 'completed', name: 'fx-completed', state: 'COMPLETED', exit: '0:0', status: 0 },
     { file: 'failed', scenario: 'failed', name: 'fx-failed', state: 'FAILED', exit: '3:0', status: 3 },
     { file: 'cancelled', scenario: 'cancelled', name: 'fx-cancelled', state: `CANCELLED by ${UID}`, exit: '0:0', status: 0 },
     { file: 'timeout', scenario: 'timeout', name: 'fx-timeout', state: 'TIMEOUT', exit: '0:0', status: 0 },
-    { file: 'oom', scenario: 'oom', name: 'fx-oom', state: 'OUT_OF_MEMORY', exit: '0:125', status: 253 },
+    { file: 'oom', scenario: 'oom', name: 'fx-oom', state: 'OUT_OF_MEMORY', exit: '0:125', status: null },
     { file: 'node-fail', scenario: 'nodeFail', name: 'fx-node-fail', state: 'NODE_FAIL', exit: '0:0', status: 0 },
     { file: 'suspended-then-cancelled', scenario: 'suspended', name: 'fx-suspended', state: `CANCELLED by ${UID}`, exit: '0:0', status: 0 },
     { file: 'running-then-completed', scenario: 'running', name: 'fx-running', state: 'COMPLETED', exit: '0:0', status: 0 },
@@ -357,8 +357,8 @@ describe('slurm/parse: exitStatusOf', () => {
     ['1:0', 1],
     ['0:9', 137], // killed by SIGKILL, as a shell reports it
     ['0:15', 143],
-    // OUT_OF_MEMORY: 125 is Slurm's pseudo-signal SIG_OOM (253 & 0x7f), not a real signal; see report.
-    ['0:125', 253],
+    // OUT_OF_MEMORY: 125 is Slurm's marker for an out-of-memory kill, not a real signal: no exit status.
+    ['0:125', null],
     ['garbage', null],
     ['3', null],
     ['', null],

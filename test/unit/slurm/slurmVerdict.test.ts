@@ -54,12 +54,12 @@ function withState(r: SlurmJobRecord, state: string, reason: string | null = r.r
 }
 
 describe('slurm/slurmVerdict: final states recorded by squeue and sacct after the end', () => {
-  const cases: { file: string; scenario: Scenario; state: JobState; status: string; exit: number; exitCode: string }[] = [
+  const cases: { file: string; scenario: Scenario; state: JobState; status: string; exit: number | null; exitCode: string }[] = [
     { file: 'completed', scenario: 'completed', state: 'SUCCESS', status: 'Job completed with success', exit: 0, exitCode: '0:0' },
     { file: 'failed', scenario: 'failed', state: 'FAILURE', status: 'Job failed with exit code 3:0', exit: 3, exitCode: '3:0' },
     { file: 'cancelled', scenario: 'cancelled', state: 'CANCELED', status: `Job canceled by uid ${UID}`, exit: 0, exitCode: '0:0' },
     { file: 'timeout', scenario: 'timeout', state: 'TIMED-OUT', status: 'Job stopped: time limit reached', exit: 0, exitCode: '0:0' },
-    { file: 'oom', scenario: 'oom', state: 'FAILURE', status: 'Job failed: out of memory (exit code 0:125)', exit: 253, exitCode: '0:125' },
+    { file: 'oom', scenario: 'oom', state: 'FAILURE', status: 'Job failed: out of memory (exit code 0:125)', exit: null, exitCode: '0:125' },
     { file: 'suspended-then-cancelled', scenario: 'suspended', state: 'CANCELED', status: `Job canceled by uid ${UID}`, exit: 0, exitCode: '0:0' },
     { file: 'held-then-cancelled', scenario: 'held', state: 'CANCELED', status: `Job canceled by uid ${UID}`, exit: 0, exitCode: '0:0' },
     { file: 'resources-then-completed', scenario: 'resources', state: 'SUCCESS', status: 'Job completed with success', exit: 0, exitCode: '0:0' },
@@ -87,16 +87,14 @@ describe('slurm/slurmVerdict: final states recorded by squeue and sacct after th
     });
   }
 
-  it('a job cancelled before it started: sacct Start "None", but the merge takes squeue\'s %S (= the cancel time)', () => {
-    // Documents current behaviour (see the report): slurmFields() falls back to the other record for
-    // a null start, and squeue prints StartTime = EndTime for a pending job that was cancelled.
+  it('a job cancelled before it started keeps sacct\'s Start "None", not squeue\'s %S (= the cancel time)', () => {
     const l = live('held-then-cancelled', 'held');
     const a = accounted('held-then-cancelled', 'held');
     expect(a.startAt).to.equal(null);
     expect(l.startAt).to.equal(l.endAt);
     const v = decided({ scenario: 'held', state: 'PENDING', live: l, accounted: a });
     expect(v.state).to.equal('CANCELED');
-    expect(v.patch.slurm_start_at).to.equal(iso(l.startAt));
+    expect(v.patch.slurm_start_at).to.equal(null);
     expect(v.patch.elapsed_seconds).to.equal(0);
   });
 
@@ -165,6 +163,17 @@ describe('slurm/slurmVerdict: squeue shows the end before sacct does', () => {
     expect(first.status).to.equal('Job completed with success; waiting for accounting');
     const later = decided({ scenario: 'running', live: l, accounted: stale, finalSeenAt: ago(LAG + 5) });
     expect(later.state).to.equal('SUCCESS');
+  });
+
+  it('never takes the exit code from a sacct row that has not seen the end yet', () => {
+    // squeue: FAILED (exit unknown there); sacct still shows the RUNNING placeholder "0:0".
+    const l = live('failed', 'failed');
+    const stale = { ...accounted('running', 'running'), jobId: l.jobId };
+    expect(stale.exitCode).to.equal('0:0');
+    const later = decided({ scenario: 'failed', live: l, accounted: stale, finalSeenAt: ago(LAG + 1) });
+    expect(later.state).to.equal('FAILURE');
+    expect(later.patch.exit_code).to.equal(null);
+    expect(later.status).to.equal('Job failed with exit code unknown');
   });
 
   it('once sacct has the row the verdict is immediate, whatever the lag window', () => {
@@ -316,7 +325,7 @@ describe('slurm/slurmVerdict: live states recorded by squeue', () => {
     expect(v.state).to.equal('RUNNING');
     expect(v.status).to.equal(`Job running in Slurm (job ${jobId('running')} on ${recording.node})`);
     expect(v.patch.node_list).to.equal(recording.node);
-    expect(v.patch.slurm_exit_code).to.equal('0:0'); // from sacct's running row
+    expect(v.patch.slurm_exit_code).to.equal(null); // a running job has no exit code yet (sacct's "0:0" is a placeholder)
   });
 
   it('running while sacct still has the half-known "allocation" row', () => {
