@@ -1,6 +1,7 @@
-// A real gateway for integration tests: its own data directory and SQLite file, the real local
-// cluster over the real sshd (from the connection file that scripts/local-cluster.sh writes),
-// and a background cycle every second.
+// A real gateway for integration tests: its own data directory and SQLite file (or, with
+// CAESAR_TEST_DATABASE=postgres, its own database on the real PostgreSQL of scripts/postgres.sh),
+// the real local cluster over the real sshd (from the connection file that
+// scripts/local-cluster.sh writes), and a background cycle every second.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, type GatewayConfig } from '../../src/config.ts';
 import { buildGateway, type Gateway } from '../../src/gateway.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createTestDatabase, testsUsePostgres, type TestDatabase } from './postgres.ts';
 
 export const API = '/caesar/api/v1.0';
 
@@ -19,9 +21,18 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
+/** On PostgreSQL, the database goes with the data directory: a gateway restarted on it finds its state. */
+const databases = new Map<string, TestDatabase>();
+
 export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
   const dataDir = overrides.CAESAR_GATEWAY_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'caesar-gateway-test-'));
+  let database = databases.get(dataDir);
+  if (!database && testsUsePostgres() && !overrides.CAESAR_GATEWAY_DATABASE_URL) {
+    database = await createTestDatabase();
+    databases.set(dataDir, database);
+  }
   const config = loadConfig({
+    ...(database ? { CAESAR_GATEWAY_DATABASE_URL: database.url } : {}),
     CAESAR_GATEWAY_DATA_DIR: dataDir,
     PORT: '0',
     HOST: '127.0.0.1',
@@ -39,7 +50,11 @@ export async function startTestGateway(overrides: Record<string, string> = {}): 
     url: (pathname) => `${base}${API}${pathname}`,
     async stop() {
       await gateway.stop();
-      if (!overrides.CAESAR_GATEWAY_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+      if (!overrides.CAESAR_GATEWAY_DATA_DIR) {
+        rmSync(dataDir, { recursive: true, force: true });
+        databases.delete(dataDir);
+        await database?.drop();
+      }
     },
   };
 }
