@@ -159,9 +159,9 @@ describe('faults: gateway killed, SSH down, slurmctld down', function () {
 
     it('slurmctld stopped for a minute: jobs submitted meanwhile run once when it returns', async () => {
       await daemon('stop', 'slurmctld');
-      let jobIds: string[] = [];
+      const jobIds: string[] = [];
       try {
-        jobIds = [await submit(), await submit(), await submit()];
+        for (let i = 0; i < 3; i += 1) jobIds.push(await submit());
         await sleep(60_000);
         for (const id of jobIds) {
           const s = await waitForStatus(gw, id, () => true);

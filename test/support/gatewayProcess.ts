@@ -9,7 +9,7 @@ const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 export interface GatewayProcess {
   child: ChildProcess;
   base: string;
-  url(pathname: string): string;
+  url: (pathname: string) => string;
   /** Resolves with the signal or exit code the process ended with. */
   exited: Promise<string>;
   kill(signal?: NodeJS.Signals): Promise<string>;

@@ -17,7 +17,7 @@ export interface TestGateway {
   gateway: Gateway;
   config: GatewayConfig;
   base: string;
-  url(pathname: string): string;
+  url: (pathname: string) => string;
   stop(): Promise<void>;
 }
 
