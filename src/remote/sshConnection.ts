@@ -121,6 +121,9 @@ export class SshConnection {
       sink.once('error', (err: Error) => {
         sinkError = err;
         channel.unpipe(sink);
+        // Keep reading (and dropping) so the channel can finish closing instead of stalling
+        // on a full flow-control window.
+        channel.resume();
         channel.close();
       });
       const exit = await this.awaitExit(channel, command, options.timeoutMs).catch((err: unknown) => {
