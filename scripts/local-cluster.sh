@@ -30,6 +30,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 
 HPC_USER=hpcuser
+# A second cluster user with a key of its own: a gateway user's "own SSH identity" in tests.
+SECOND_USER=hpcuser2
 HPC_ACCOUNT=hpc
 SSH_PORT=2222
 CLUSTER=localcluster
@@ -38,6 +40,7 @@ STATE_DIR=${LOCAL_CLUSTER_STATE_DIR:-/var/lib/caesar-gateway/local-cluster}
 CGROUP_MODE=${LOCAL_CLUSTER_CGROUP:-auto}
 SMOKE=${LOCAL_CLUSTER_SMOKE:-auto}
 KEY=$STATE_DIR/${HPC_USER}_ed25519
+SECOND_KEY=$STATE_DIR/${SECOND_USER}_ed25519
 CONNECTION=$STATE_DIR/connection.json
 STANDIN_DIR=/opt/caesar-standin/bin
 STANDIN=$STANDIN_DIR/FindSourceMPI
@@ -238,47 +241,55 @@ install_packages() {
   changed "installed ${missing[*]}"
 }
 
+# setup_cluster_user USER KEYFILE: an unprivileged cluster user reachable over ssh with KEYFILE,
+# with ~/caesar-gateway as the gateway's working root
+setup_cluster_user() {
+  local user=$1 key=$2 home pub
+  if ! id "$user" >/dev/null 2>&1; then
+    useradd -m -s /bin/bash "$user"
+    changed "created user $user"
+  fi
+  # '*': no password, but not locked ('!' is locked and sshd refuses the user without PAM)
+  if [ "$(getent shadow "$user" | cut -d: -f2)" != '*' ]; then
+    usermod -p '*' "$user"
+    changed "set $user's password field to '*'"
+  fi
+  home=$(getent passwd "$user" | cut -d: -f6)
+
+  install -d -m 755 "$STATE_DIR"
+  if [ ! -s "$key" ] || [ ! -s "$key.pub" ]; then
+    rm -f "$key" "$key.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "$user@caesar-local-cluster" -f "$key"
+    changed "generated $key"
+  fi
+  chown root:root "$key" "$key.pub"
+  chmod 600 "$key"
+  chmod 644 "$key.pub"
+
+  install -d -m 700 -o "$user" -g "$user" "$home/.ssh"
+  pub=$(cut -d' ' -f1,2 "$key.pub")
+  if ! grep -qsF "$pub" "$home/.ssh/authorized_keys"; then
+    cat "$key.pub" >>"$home/.ssh/authorized_keys"
+    changed "authorized $key.pub for $user"
+  fi
+  chown "$user:$user" "$home/.ssh/authorized_keys"
+  chmod 600 "$home/.ssh/authorized_keys"
+
+  if [ ! -d "$home/caesar-gateway" ]; then
+    install -d -m 755 -o "$user" -g "$user" "$home/caesar-gateway"
+    changed "created $home/caesar-gateway"
+  fi
+}
+
 setup_user() {
-  local home pub
   if ! getent hosts "$NODE" >/dev/null; then
     echo "127.0.0.1 $NODE" >>/etc/hosts
     changed "added $NODE to /etc/hosts"
   fi
-  if ! id "$HPC_USER" >/dev/null 2>&1; then
-    useradd -m -s /bin/bash "$HPC_USER"
-    changed "created user $HPC_USER"
-  fi
-  # '*': no password, but not locked ('!' is locked and sshd refuses the user without PAM)
-  if [ "$(getent shadow "$HPC_USER" | cut -d: -f2)" != '*' ]; then
-    usermod -p '*' "$HPC_USER"
-    changed "set $HPC_USER's password field to '*'"
-  fi
-  home=$(getent passwd "$HPC_USER" | cut -d: -f6)
-
-  install -d -m 755 "$STATE_DIR"
-  if [ ! -s "$KEY" ] || [ ! -s "$KEY.pub" ]; then
-    rm -f "$KEY" "$KEY.pub"
-    ssh-keygen -q -t ed25519 -N '' -C "$HPC_USER@caesar-local-cluster" -f "$KEY"
-    changed "generated $KEY"
-  fi
-  chown root:root "$KEY" "$KEY.pub"
-  chmod 600 "$KEY"
-  chmod 644 "$KEY.pub"
-
-  install -d -m 700 -o "$HPC_USER" -g "$HPC_USER" "$home/.ssh"
-  pub=$(cut -d' ' -f1,2 "$KEY.pub")
-  if ! grep -qsF "$pub" "$home/.ssh/authorized_keys"; then
-    cat "$KEY.pub" >>"$home/.ssh/authorized_keys"
-    changed "authorized $KEY.pub for $HPC_USER"
-  fi
-  chown "$HPC_USER:$HPC_USER" "$home/.ssh/authorized_keys"
-  chmod 600 "$home/.ssh/authorized_keys"
-
-  REMOTE_ROOT=$home/caesar-gateway
-  if [ ! -d "$REMOTE_ROOT" ]; then
-    install -d -m 755 -o "$HPC_USER" -g "$HPC_USER" "$REMOTE_ROOT"
-    changed "created $REMOTE_ROOT"
-  fi
+  setup_cluster_user "$HPC_USER" "$KEY"
+  setup_cluster_user "$SECOND_USER" "$SECOND_KEY"
+  REMOTE_ROOT=$(getent passwd "$HPC_USER" | cut -d: -f6)/caesar-gateway
+  SECOND_REMOTE_ROOT=$(getent passwd "$SECOND_USER" | cut -d: -f6)/caesar-gateway
 }
 
 install_standin() {
@@ -441,7 +452,7 @@ register_accounting() {
     changed "sacctmgr: added account $HPC_ACCOUNT"
   fi
   local u
-  for u in "$HPC_USER" root; do
+  for u in "$HPC_USER" "$SECOND_USER" root; do
     if ! grep -q "^$CLUSTER|$HPC_ACCOUNT|$u\$" <<<"$assoc"; then
       sacctmgr -i add user "$u" Account="$HPC_ACCOUNT" DefaultAccount="$HPC_ACCOUNT" \
         Cluster="$CLUSTER" >/dev/null
@@ -465,7 +476,7 @@ ListenAddress 127.0.0.1
 HostKey /etc/ssh/ssh_host_ed25519_key
 HostKey /etc/ssh/ssh_host_rsa_key
 PidFile $(pidfile_of sshd)
-AllowUsers $HPC_USER
+AllowUsers $HPC_USER $SECOND_USER
 PermitRootLogin no
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
@@ -512,7 +523,12 @@ write_connection() {
   "account": $(json_str "$HPC_ACCOUNT"),
   "slurmNode": $(json_str "$NODE"),
   "cgroup": $USE_CGROUP,
-  "slurmVersion": $(json_str "$version")
+  "slurmVersion": $(json_str "$version"),
+  "secondUser": {
+    "user": $(json_str "$SECOND_USER"),
+    "privateKeyPath": $(json_str "$SECOND_KEY"),
+    "remoteRoot": $(json_str "$SECOND_REMOTE_ROOT")
+  }
 }
 EOF
   KNOWN_HOSTS=$(mktemp)
