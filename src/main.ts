@@ -25,13 +25,23 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
   }, 'caesar-gateway listening; single-user mode: every request acts as the anonymous user');
   let stopping = false;
+  // pino writes asynchronously: flush before exiting so the last lines are neither lost nor reordered.
+  const exit = (code: number) => logger.flush(() => process.exit(code));
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait for requests in flight.
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      exit(1);
+      return;
+    }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    gateway.stop().then(() => process.exit(0), (err: unknown) => {
+    gateway.stop().then(() => {
+      logger.info('caesar-gateway stopped');
+      exit(0);
+    }, (err: unknown) => {
       logger.error({ err }, 'shutdown failed');
-      process.exit(1);
+      exit(1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

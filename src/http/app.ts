@@ -1,6 +1,6 @@
 // The Koa application: one error boundary, a JSON body parser for everything but /upload (which
 // streams multipart to disk itself), and the routes under the caesar-rest prefix.
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Logger } from 'pino';
@@ -11,12 +11,14 @@ import { appRoutes } from './routes/apps.ts';
 import { fileRoutes, type FileRoutesDeps } from './routes/files.ts';
 import { jobRoutes, ownedJob, type JobRoutesDeps } from './routes/jobs.ts';
 import { resultRoutes } from './routes/results.ts';
+import { opsRoutes, type OpsRoutesDeps } from './routes/ops.ts';
+import { requestContext, requestLog } from './requestContext.ts';
 
 export const API_PREFIX = '/caesar/api/v1.0';
 
 const parseJson = koaBody({ json: true, jsonStrict: true, multipart: false, urlencoded: false, text: false, jsonLimit: '1mb' });
 
-export interface HttpDeps extends FileRoutesDeps, JobRoutesDeps {
+export interface HttpDeps extends FileRoutesDeps, JobRoutesDeps, Omit<OpsRoutesDeps, 'apiPrefix'> {
   apps: AppRegistry;
   logger: Logger;
   metrics: GatewayMetrics;
@@ -25,20 +27,8 @@ export interface HttpDeps extends FileRoutesDeps, JobRoutesDeps {
 export function createApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.proxy = true;
-  app.on('error', (err: Error) => deps.logger.error({ err }, 'request failed'));
-  app.use(async (ctx, next) => {
-    const started = process.hrtime.bigint();
-    try {
-      await next();
-    } finally {
-      // Label by the route pattern, not the path: ids must not explode the label set.
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics.httpRequests.inc({ method: ctx.method, route, status: String(ctx.status) });
-      deps.metrics.httpDuration.observe({ method: ctx.method, route }, seconds);
-      deps.logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: seconds * 1000 }, 'request');
-    }
-  });
+  app.on('error', (err: Error, ctx?: Context) => requestLog(ctx, deps.logger).error({ err }, 'request failed'));
+  app.use(requestContext(deps.logger, deps.metrics));
   app.use(errorHandler);
   app.use(async (ctx, next) => {
     // Multipart is parsed by the upload route alone, straight to disk.
@@ -52,11 +42,7 @@ export function createApp(deps: HttpDeps): Koa {
   }
   app.use(api.routes());
   app.use(api.allowedMethods());
-  const ops = new Router();
-  ops.get('/metrics', async (ctx) => {
-    ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
-  });
+  const ops = opsRoutes({ ...deps, apiPrefix: API_PREFIX });
   app.use(ops.routes());
   return app;
 }

@@ -10,7 +10,8 @@ export function authenticate(mode: AuthMode, users: UserRepository) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (mode === 'anonymous') {
       ctx.state.caller = { name: 'anonymous', admin: false };
-      return next();
+      await next();
+      return;
     }
     const header = ctx.get('authorization');
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
@@ -22,6 +23,6 @@ export function authenticate(mode: AuthMode, users: UserRepository) {
         : 'Authentication required: send Authorization: Bearer <token> (tokens come from `npm run admin -- token create`)');
     }
     ctx.state.caller = caller;
-    return next();
+    await next();
   };
 }

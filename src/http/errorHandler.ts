@@ -28,6 +28,8 @@ export async function errorHandler(ctx: Context, next: Next): Promise<void> {
     if (ctx.status === 404 && ctx.body === undefined) {
       ctx.status = 404;
       ctx.body = body('not_found', `No such endpoint: ${ctx.method} ${ctx.path}`);
+    } else if (ctx.status === 405 && ctx.body === undefined) {
+      ctx.body = body('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
     }
   } catch (err) {
     if (err instanceof HttpError) {

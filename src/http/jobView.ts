@@ -1,9 +1,10 @@
 // What clients see of a job: every field both caesar-rest generations used, plus the raw Slurm
 // truth. No server path appears here.
 import type { JobRow } from '../db/rows.ts';
+import type { JobView } from './schemas.ts';
 
-export function jobView(job: JobRow) {
-  const jobInputs: unknown = JSON.parse(job.job_inputs);
+export function jobView(job: JobRow): JobView {
+  const jobInputs = JSON.parse(job.job_inputs) as Record<string, unknown>;
   return {
     job_id: job.id,
     app: job.app,

@@ -1,6 +1,8 @@
 // Prometheus metrics (prom-client). One registry per gateway so several gateways in one
 // process (tests) do not share counters.
+import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { JOB_STATES } from '../jobs/states.ts';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -46,6 +48,19 @@ export class GatewayMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'caesar_process_' });
+  }
+
+  /** Count a download once its last byte has been handed to the socket (not when aborted, not for HEAD). */
+  countServed(ctx: { method: string; res: ServerResponse }, kind: 'download' | 'output', bytes: number): void {
+    if (ctx.method === 'HEAD' || !(bytes > 0)) return;
+    ctx.res.once('finish', () => this.bytesServed.inc({ kind }, bytes));
+  }
+
+  /** Set caesar_jobs from a `state, count` grouping; states with no jobs read 0. */
+  setJobCounts(counts: ReadonlyArray<{ state: string; n: number | string }>): void {
+    this.jobsByState.reset();
+    for (const state of JOB_STATES) this.jobsByState.set({ state }, 0);
+    for (const { state, n } of counts) this.jobsByState.set({ state }, Number(n));
   }
 
   /** Total Slurm commands so far, for one cluster or all (benchmarks and tests read this). */

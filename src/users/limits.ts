@@ -21,7 +21,8 @@ export class UserLimiter {
 
   async checkSubmission(user: string): Promise<void> {
     const limits = this.limitsFor(user);
-    const active = await this.count(this.db('jobs').where({ owner: user }).whereIn('state', UNFINISHED));
+    const activeRow = await this.db('jobs').where({ owner: user }).whereIn('state', UNFINISHED).count({ n: '*' }).first<{ n: number | string }>();
+    const active = Number(activeRow.n);
     if (active >= limits.maxActiveJobs) {
       throw new LimitExceededError(429, `You have ${active} unfinished jobs, the most allowed at once (${limits.maxActiveJobs}); submit more when some finish`, 30);
     }
@@ -46,10 +47,5 @@ export class UserLimiter {
     const files = await this.db('files').where({ owner: user }).sum({ n: 'size_bytes' }).first<{ n: number | string | null }>();
     const outputs = await this.db('jobs').where({ owner: user, output_phase: 'done' }).sum({ n: 'output_bytes' }).first<{ n: number | string | null }>();
     return Number(files.n ?? 0) + Number(outputs.n ?? 0);
-  }
-
-  private async count(query: ReturnType<Database>): Promise<number> {
-    const row = await query.count({ n: '*' }).first<{ n: number | string }>();
-    return Number(row.n);
   }
 }

@@ -12,12 +12,14 @@ import { HttpError, badRequest, notFound } from '../httpError.ts';
 import { ownerOf } from '../owner.ts';
 import { parseRange } from '../range.ts';
 import { routeParam } from '../params.ts';
+import type { GatewayMetrics } from '../../observability/metrics.ts';
 
 export interface FileRoutesDeps {
   files: FileRepository;
   fileService: FileService;
   tempDir: string;
   maxUploadBytes: number;
+  metrics?: GatewayMetrics;
 }
 
 export function fileView(file: FileRow) {
@@ -47,6 +49,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
       const row = await deps.fileService.accept(ownerOf(ctx), {
         tempPath: file.filepath, originalName: file.originalFilename ?? 'upload.fits', size: file.size, sha256: file.hash ?? '',
       }, tag).catch(rethrowRejection);
+      deps.metrics?.bytesUploaded.inc(file.size);
       ctx.body = {
         uuid: row.id, filename_orig: row.filename_orig, format: row.format, size: Number(row.size_bytes) / 1e6,
         date: row.created_at, tag: row.tag, path: row.stored_path, status: 'File uploaded with success',
@@ -64,18 +67,18 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
     ctx.type = 'application/fits';
     const range = parseRange(ctx.get('range'), size);
     if (range === 'unsatisfiable') {
-      ctx.status = 416;
       ctx.set('Content-Range', `bytes */${size}`);
-      ctx.body = { status: `Requested range not satisfiable (file has ${size} bytes)` };
-      return;
+      throw new HttpError(416, 'range_not_satisfiable', `Requested range not satisfiable (file has ${size} bytes)`);
     }
     if (range) {
       ctx.status = 206;
       ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
       ctx.length = range.end - range.start + 1;
+      deps.metrics?.countServed(ctx, 'download', ctx.length);
       ctx.body = createReadStream(file.stored_path, range);
     } else {
       ctx.length = size;
+      deps.metrics?.countServed(ctx, 'download', size);
       ctx.body = createReadStream(file.stored_path);
     }
   };

@@ -9,20 +9,22 @@ import type { JobService } from '../../jobs/jobService.ts';
 import { isFinal, JOB_STATES } from '../../jobs/states.ts';
 import { decodeCursor, encodeCursor, type JobQueries } from '../../jobs/jobQueries.ts';
 import { z } from 'zod';
-import { badRequest, notFound } from '../httpError.ts';
+import { HttpError, badRequest, notFound } from '../httpError.ts';
 import { jobView } from '../jobView.ts';
 import { ownerOf } from '../owner.ts';
 import { routeParam } from '../params.ts';
+import type { GatewayMetrics } from '../../observability/metrics.ts';
 
 export interface JobRoutesDeps {
   jobs: JobRepository;
   jobService: JobService;
   jobQueries: JobQueries;
+  metrics?: GatewayMetrics;
 }
 
 export type OwnedJobLookup = (ctx: Context) => Promise<JobRow>;
 
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   state: z.enum(JOB_STATES).optional(),
   tag: z.string().max(128).optional(),
   app: z.string().max(64).optional(),
@@ -35,9 +37,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   router.post('/job', async (ctx) => {
     if (!ctx.is('application/json')) {
-      ctx.status = 415;
-      ctx.body = { status: 'Send the job request as JSON (Content-Type: application/json)' };
-      return;
+      throw new HttpError(415, 'unsupported_media_type', 'Send the job request as JSON (Content-Type: application/json)');
     }
     const body = ctx.request.body;
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -100,6 +100,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     ctx.attachment(`job_${job.id}.tar.gz`);
     ctx.type = 'application/gzip';
     if (job.output_bytes !== null) ctx.length = Number(job.output_bytes);
+    deps.metrics?.countServed(ctx, 'output', Number(job.output_bytes ?? 0));
     ctx.body = createReadStream(job.output_path);
   });
 
