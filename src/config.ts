@@ -51,6 +51,32 @@ const clusterSchema = z.object({
   keepaliveIntervalMs: positiveInt.default(10_000),
 });
 
+const limitsSchema = z.object({
+  maxActiveJobs: positiveInt,
+  submissionsPerMinute: positiveInt,
+  maxStoredBytes: positiveInt,
+});
+
+const slurmWord = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only');
+
+/** How one gateway user reaches one cluster: Slurm account/partition/QoS, and optionally an SSH
+ *  identity of their own so their jobs run as them and charge their own allocation. */
+const userClusterSchema = z.object({
+  account: slurmWord.optional(),
+  partition: slurmWord.optional(),
+  qos: slurmWord.optional(),
+  sshUser: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, 'not a valid login name').optional(),
+  privateKeyPath: z.string().min(1).optional(),
+  remoteRoot: z.string().regex(/^\/[A-Za-z0-9_./-]+$/, 'an absolute path of letters, digits, _ . / -').optional(),
+}).refine((c) => (c.sshUser === undefined) === (c.privateKeyPath === undefined), {
+  message: 'sshUser and privateKeyPath go together (a user\'s own identity needs both)',
+});
+
+const userSchema = z.object({
+  limits: limitsSchema.partial().optional(),
+  clusters: z.record(z.string(), userClusterSchema).default({}),
+});
+
 const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().default('0.0.0.0'),
@@ -97,6 +123,13 @@ const configSchema = z.object({
   }).prefault({}),
   clusters: z.array(clusterSchema).default([]),
   defaultCluster: z.string().optional(),
+  auth: z.object({
+    /** anonymous: one implicit user (the local demo); tokens: Authorization: Bearer, users from `npm run admin`. */
+    mode: z.enum(['anonymous', 'tokens']).default('anonymous'),
+  }).prefault({}),
+  /** Limits for every user unless `users.<name>.limits` says otherwise. */
+  userLimits: limitsSchema.prefault({ maxActiveJobs: 1000, submissionsPerMinute: 600, maxStoredBytes: 200 * 1024 ** 3 }),
+  users: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), userSchema).default({}),
   localClusterConnectionFile: z.string().default('/var/lib/caesar-gateway/local-cluster/connection.json'),
 });
 
@@ -104,6 +137,8 @@ export type DatabaseConfig = { client: 'sqlite'; file: string } | { client: 'pos
 export type GatewayConfig = Omit<z.infer<typeof configSchema>, 'database'> & { database: DatabaseConfig; databaseFile: string };
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type PartitionConfig = z.infer<typeof partitionSchema>;
+export type UserClusterConfig = z.infer<typeof userClusterSchema>;
+export type UserLimitsConfig = z.infer<typeof limitsSchema>;
 
 export class ConfigError extends Error {}
 
@@ -119,6 +154,7 @@ const envOverrides: Record<string, (value: string, raw: Record<string, unknown>)
   CAESAR_GATEWAY_DATABASE_URL: (v, raw) => { raw.database = { ...(raw.database as object), client: 'postgres', url: v }; },
   CAESAR_GATEWAY_LEASE_SECONDS: (v, raw) => { raw.poll = { ...(raw.poll as object), leaseSeconds: Number(v) }; },
   CAESAR_GATEWAY_CRASH_AT: (v, raw) => { raw.crashAt = v; },
+  CAESAR_GATEWAY_AUTH: (v, raw) => { raw.auth = { ...(raw.auth as object), mode: v }; },
 };
 
 function readJson(file: string, what: string): Record<string, unknown> {
@@ -168,6 +204,11 @@ function finish(config: z.infer<typeof configSchema>): GatewayConfig {
     cluster.defaultPartition ??= cluster.partitions[0]?.name;
     if (!cluster.partitions.some((p) => p.name === cluster.defaultPartition)) {
       throw new ConfigError(`clusters.${cluster.name}.defaultPartition '${cluster.defaultPartition}' is not among its partitions`);
+    }
+  }
+  for (const [user, settings] of Object.entries(config.users)) {
+    for (const clusterName of Object.keys(settings.clusters)) {
+      if (!names.has(clusterName)) throw new ConfigError(`users.${user}.clusters.${clusterName}: no cluster named '${clusterName}' is configured`);
     }
   }
   config.defaultCluster ??= config.clusters[0]?.name;

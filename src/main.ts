@@ -23,7 +23,11 @@ async function main(): Promise<void> {
     port: typeof address === 'object' && address ? address.port : config.port,
     clusters: config.clusters.map((c) => `${c.name} (${c.user}@${c.host}:${c.port})`),
     dataDir: config.dataDir,
-  }, 'caesar-gateway listening; single-user mode: every request acts as the anonymous user');
+    auth: config.auth.mode,
+  }, 'caesar-gateway listening');
+  if (config.auth.mode === 'anonymous') {
+    logger.warn('single-user mode: no authentication, every request acts as the anonymous user (set auth.mode "tokens" to require bearer tokens)');
+  }
   let stopping = false;
   // pino writes asynchronously: flush before exiting so the last lines are neither lost nor reordered.
   const exit = (code: number) => logger.flush(() => process.exit(code));

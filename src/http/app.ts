@@ -13,6 +13,8 @@ import { jobRoutes, ownedJob, type JobRoutesDeps } from './routes/jobs.ts';
 import { resultRoutes } from './routes/results.ts';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.ts';
 import { requestContext, requestLog } from './requestContext.ts';
+import { authenticate, type AuthMode } from './auth.ts';
+import type { UserRepository } from '../users/userRepository.ts';
 
 export const API_PREFIX = '/caesar/api/v1.0';
 
@@ -22,6 +24,8 @@ export interface HttpDeps extends FileRoutesDeps, JobRoutesDeps, Omit<OpsRoutesD
   apps: AppRegistry;
   logger: Logger;
   metrics: GatewayMetrics;
+  authMode: AuthMode;
+  users: UserRepository;
 }
 
 export function createApp(deps: HttpDeps): Koa {
@@ -34,6 +38,12 @@ export function createApp(deps: HttpDeps): Koa {
     // Multipart is parsed by the upload route alone, straight to disk.
     if (ctx.is('multipart/form-data')) await next();
     else await parseJson(ctx, next);
+  });
+  // Everything under the API prefix needs a caller, except the API's own description.
+  const auth = authenticate(deps.authMode, deps.users);
+  app.use(async (ctx, next) => {
+    if (ctx.path.startsWith(API_PREFIX) && ctx.path !== `${API_PREFIX}/openapi.json`) await auth(ctx, next);
+    else await next();
   });
   const api = new Router({ prefix: API_PREFIX });
   const results = resultRoutes(deps.apps, (ctx) => ownedJob(deps.jobs, ctx));

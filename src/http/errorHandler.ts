@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { JobRequestError } from '../jobs/jobPlan.ts';
 import { IdempotencyConflictError } from '../jobs/jobService.ts';
+import { LimitExceededError } from '../users/limits.ts';
 import { HttpError } from './httpError.ts';
 
 interface ErrorBody {
@@ -35,6 +36,10 @@ export async function errorHandler(ctx: Context, next: Next): Promise<void> {
     if (err instanceof HttpError) {
       ctx.status = err.httpStatus;
       ctx.body = body(err.code, err.message, err.details);
+    } else if (err instanceof LimitExceededError) {
+      ctx.status = err.httpStatus;
+      if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
+      ctx.body = body(err.httpStatus === 429 ? 'rate_limited' : 'quota_exceeded', err.message);
     } else if (err instanceof IdempotencyConflictError) {
       ctx.status = 422;
       ctx.body = body('idempotency_key_reused', err.message);

@@ -1,5 +1,6 @@
 // What clients see of a job: every field both caesar-rest generations used, plus the raw Slurm
 // truth. No server path appears here.
+import { publicClusterName } from '../users/clusterAccess.ts';
 import type { JobRow } from '../db/rows.ts';
 import type { JobView } from './schemas.ts';
 
@@ -8,7 +9,7 @@ export function jobView(job: JobRow): JobView {
   return {
     job_id: job.id,
     app: job.app,
-    cluster: job.cluster,
+    cluster: publicClusterName(job.cluster),
     state: job.state,
     status: job.status,
     exit_status: job.exit_code,

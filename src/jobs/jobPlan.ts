@@ -7,6 +7,7 @@ import type { AppRegistry } from '../apps/registry.ts';
 import { renderAppConfig } from '../apps/renderConfig.ts';
 import { validateAppOptions } from '../apps/validateOptions.ts';
 import type { ClusterConfig } from '../config.ts';
+import type { ClusterAccess } from '../users/clusterAccess.ts';
 import type { FileRow } from '../db/rows.ts';
 import { renderTemplate } from '../sbatch/renderTemplate.ts';
 import { RUN_CONTROL_KEYS, resolveResources, type Resources } from './runOptions.ts';
@@ -41,8 +42,10 @@ export class JobRequestError extends Error {
 
 export interface PlanContext {
   apps: AppRegistry;
-  clusters: ClusterConfig[];
-  defaultCluster: string;
+  /** Names clients may ask for, for the error message. */
+  clusterNames: string[];
+  /** The connection target and the user's Slurm defaults for a requested (or the default) cluster. */
+  resolveCluster(requested: string | undefined): ClusterAccess | undefined;
   /** Finds one of the caller's own files by uuid or by the `path` upload returned. */
   findInput(reference: string): Promise<FileRow | undefined>;
 }
@@ -58,11 +61,11 @@ export function inputNameFor(file: Pick<FileRow, 'filename_orig' | 'id'>): { inp
 export async function planJob(request: JobRequest, context: PlanContext): Promise<JobPlan> {
   const app = context.apps.get(request.app);
   if (!app) throw new JobRequestError([{ option: 'app', message: `Unknown app ${request.app}! Known apps: ${context.apps.names().join(', ')}` }]);
-  const clusterName = request.cluster ?? context.defaultCluster;
-  const cluster = context.clusters.find((c) => c.name === clusterName);
-  if (!cluster) {
-    throw new JobRequestError([{ option: 'cluster', message: `unknown cluster '${clusterName}'; use one of ${context.clusters.map((c) => c.name).join(', ')}` }]);
+  const resolved = context.resolveCluster(request.cluster);
+  if (!resolved) {
+    throw new JobRequestError([{ option: 'cluster', message: `unknown cluster '${request.cluster}'; use one of ${context.clusterNames.join(', ')}` }]);
   }
+  const { cluster, access } = resolved;
 
   const errors: OptionError[] = [];
   const runControl: Record<string, unknown> = {};
@@ -75,7 +78,7 @@ export async function planJob(request: JobRequest, context: PlanContext): Promis
   const validated = validateAppOptions(appInputs, app.options, app.name);
   const values = validated.ok ? validated.values : new Map<string, OptionValue>();
   if (!validated.ok) errors.push(...validated.errors);
-  const resources = resolveResources(runControl, values, cluster, errors);
+  const resources = resolveResources(runControl, values, cluster, errors, access);
   if (errors.length > 0 || !file || !resources) throw new JobRequestError(errors);
 
   const { inputName, base } = inputNameFor(file);
@@ -119,6 +122,7 @@ export function renderJobScript(template: string, plan: JobPlan, context: Script
     cpusPerTask: resources.cpusPerTask,
     memoryMB: resources.memoryMB,
     account: resources.account,
+    qos: resources.qos,
     envfile: resources.envfile,
     mpi: resources.mpi,
     executable: context.executable,

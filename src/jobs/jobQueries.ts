@@ -25,8 +25,9 @@ export class JobQueries {
   constructor(private readonly db: Database) {}
 
   /** Newest first. Keyset paging (not OFFSET) so page 1,000 costs what page 1 costs. */
-  async list(owner: string, filter: JobListFilter): Promise<JobRow[]> {
-    const query = this.db<JobRow>('jobs').where({ owner });
+  /** `owner` null: every user's jobs (an admin's view). */
+  async list(owner: string | null, filter: JobListFilter): Promise<JobRow[]> {
+    const query = this.db<JobRow>('jobs').where(owner === null ? {} : { owner });
     if (filter.state) query.andWhere('state', filter.state);
     if (filter.tag) query.andWhere('tag', filter.tag);
     if (filter.app) query.andWhere('app', filter.app);

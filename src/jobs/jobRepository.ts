@@ -43,8 +43,9 @@ export class JobRepository {
     return this.db<JobRow>('jobs').where({ id }).first();
   }
 
-  async findOwned(owner: string, id: string): Promise<JobRow | undefined> {
-    return this.db<JobRow>('jobs').where({ owner, id }).first();
+  /** `owner` null: any owner (an admin's view). */
+  async findOwned(owner: string | null, id: string): Promise<JobRow | undefined> {
+    return this.db<JobRow>('jobs').where(owner === null ? { id } : { owner, id }).first();
   }
 
   async events(jobId: string): Promise<JobEventRow[]> {

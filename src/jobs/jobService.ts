@@ -8,11 +8,16 @@ import type { Scheduler } from '../scheduler/scheduler.ts';
 import { planJob, renderJobScript, type JobRequest, type PlanContext } from './jobPlan.ts';
 import type { JobRepository } from './jobRepository.ts';
 import { isFinal } from './states.ts';
+import type { ClusterAccess } from '../users/clusterAccess.ts';
 
 export interface JobServiceDeps {
   jobs: JobRepository;
   files: FileRepository;
-  planContext: Omit<PlanContext, 'findInput'>;
+  apps: PlanContext['apps'];
+  clusterNames: string[];
+  resolveCluster(owner: string, requested: string | undefined): ClusterAccess | undefined;
+  /** Refuses a submission over the user's limits (429). */
+  checkLimits(owner: string): Promise<void>;
   templates: { get(name: string): string };
   schedulers: Map<string, Scheduler>;
   onAccepted(cluster: string): void;
@@ -41,14 +46,17 @@ export class JobService {
 
   /** Accept a job; with an Idempotency-Key, a retry of the same request returns the first job. */
   async submit(owner: string, request: JobRequest, idempotencyKey?: string): Promise<{ job: JobRow; replayed: boolean }> {
-    const { files, jobs, templates, planContext } = this.deps;
+    const { files, jobs, templates } = this.deps;
     const idempotency = idempotencyKey === undefined ? undefined : { key: idempotencyKey, requestHash: requestHash(request) };
     if (idempotency) {
       const earlier = await this.replay(owner, idempotency);
       if (earlier) return { job: earlier, replayed: true };
     }
+    await this.deps.checkLimits(owner);
     const plan = await planJob(request, {
-      ...planContext,
+      apps: this.deps.apps,
+      clusterNames: this.deps.clusterNames,
+      resolveCluster: (requested) => this.deps.resolveCluster(owner, requested),
       findInput: async (reference) =>
         (/^[0-9a-f]{32}$/.test(reference) ? await files.findOwned(owner, reference) : undefined)
         ?? await files.findOwnedByPath(owner, reference),

@@ -1,7 +1,7 @@
 // The seed-era run-control and batch options that live in job_inputs next to CAESAR's own
 // options but drive the sbatch script instead of the CAESAR config. Each is either mapped onto
 // the script or refused with a message that says why.
-import type { ClusterConfig } from '../config.ts';
+import type { ClusterConfig, UserClusterConfig } from '../config.ts';
 import type { OptionError, OptionValue } from '../apps/types.ts';
 
 /** caesar-rest added these to every run; clients that send them anyway are told nothing new. */
@@ -21,6 +21,7 @@ export interface Resources {
   cpusPerTask: number;
   memoryMB: number;
   account: string | undefined;
+  qos: string | undefined;
   mpi: boolean;
   envfile: string | undefined;
 }
@@ -53,10 +54,11 @@ export function parseWallTime(raw: unknown): number | undefined {
 
 export function resolveResources(
   inputs: Inputs, appValues: Map<string, OptionValue>, cluster: ClusterConfig, errors: OptionError[],
+  access: UserClusterConfig = {},
 ): Resources | undefined {
   const { limits, defaults } = cluster;
   const before = errors.length;
-  const partitionName = inputs.queue ?? cluster.defaultPartition;
+  const partitionName = inputs.queue ?? access.partition ?? cluster.defaultPartition;
   const partition = cluster.partitions.find((p) => p.name === partitionName);
   if (!partition) {
     errors.push({ option: 'queue', message: `option 'queue': partition ${JSON.stringify(partitionName)} is not available on cluster ${cluster.name}; use one of ${cluster.partitions.map((p) => p.name).join(', ')}` });
@@ -90,7 +92,7 @@ export function resolveResources(
       errors.push({ option: 'jobmemory', message: `option 'jobmemory': expected memory per node in GB, more than 0 and at most ${Math.floor(limits.maxMemoryMB / 1024)}, got ${JSON.stringify(inputs.jobmemory)}` });
     } else memoryMB = Math.ceil(gb * 1024);
   }
-  const account = inputs.jobusergroup ?? cluster.account;
+  const account = inputs.jobusergroup ?? access.account ?? cluster.account;
   if (account !== undefined && (typeof account !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(account))) {
     errors.push({ option: 'jobusergroup', message: `option 'jobusergroup': a Slurm account name is letters, digits, _ . - (got ${JSON.stringify(account)})` });
   }
@@ -103,7 +105,7 @@ export function resolveResources(
   if (errors.length > before || !partition) return undefined;
   return {
     partition: partition.name, timeLimitMinutes, nodes, tasksPerNode, cpusPerTask, memoryMB,
-    account: account as string | undefined, mpi, envfile,
+    account: account as string | undefined, qos: access.qos, mpi, envfile,
   };
 }
 

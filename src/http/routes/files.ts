@@ -9,7 +9,7 @@ import type { FileRow } from '../../db/rows.ts';
 import { FileRejectedError, type FileService } from '../../files/fileService.ts';
 import type { FileRepository } from '../../files/fileRepository.ts';
 import { HttpError, badRequest, notFound } from '../httpError.ts';
-import { ownerOf } from '../owner.ts';
+import { ownerOf, scopeOf } from '../owner.ts';
 import { parseRange } from '../range.ts';
 import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
@@ -20,6 +20,8 @@ export interface FileRoutesDeps {
   tempDir: string;
   maxUploadBytes: number;
   metrics?: GatewayMetrics;
+  /** Refuses (413) bytes that would take the user over their storage quota. */
+  checkStorage?(owner: string, incomingBytes: number): Promise<void>;
 }
 
 export function fileView(file: FileRow) {
@@ -38,12 +40,16 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
     if (!ctx.is('multipart/form-data')) {
       throw new HttpError(415, 'unsupported_media_type', "Send the file as multipart/form-data in a field named 'file'");
     }
+    // Refuse before receiving when the declared size already breaks the quota, and check the real
+    // size again once it is on disk (in its temporary directory, removed either way).
+    await deps.checkStorage?.(ownerOf(ctx), declared);
     const tempDir = await mkdtemp(path.join(deps.tempDir, 'upload-'));
     try {
       await receive(ctx, tempDir, deps.maxUploadBytes);
       const received = ctx.request.files?.file;
       const file = Array.isArray(received) ? received[0] : received;
       if (!file) throw badRequest("No file in the request: send it in a multipart field named 'file'");
+      await deps.checkStorage?.(ownerOf(ctx), file.size);
       const fields = (ctx.request.body ?? {}) as Record<string, unknown>;
       const tag = typeof fields.tag === 'string' && fields.tag !== '' ? fields.tag : undefined;
       const row = await deps.fileService.accept(ownerOf(ctx), {
@@ -88,7 +94,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
   }
 
   router.get('/fileids', async (ctx) => {
-    ctx.body = (await deps.files.listOwned(ownerOf(ctx))).map(fileView);
+    ctx.body = (await deps.files.listOwned(scopeOf(ctx))).map(fileView);
   });
 
   const remove = async (ctx: Context) => {
@@ -103,7 +109,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
 }
 
 async function ownedFile(files: FileRepository, ctx: Context, uuid: string): Promise<FileRow> {
-  const file = /^[0-9a-f]{32}$/.test(uuid) ? await files.findOwned(ownerOf(ctx), uuid) : undefined;
+  const file = /^[0-9a-f]{32}$/.test(uuid) ? await files.findOwned(scopeOf(ctx), uuid) : undefined;
   if (!file) throw notFound(`File with uuid ${uuid} not found on the system!`);
   return file;
 }

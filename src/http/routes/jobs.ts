@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor, type JobQueries } from '../../jobs/jobQueri
 import { z } from 'zod';
 import { HttpError, badRequest, notFound } from '../httpError.ts';
 import { jobView } from '../jobView.ts';
-import { ownerOf } from '../owner.ts';
+import { ownerOf, scopeOf } from '../owner.ts';
 import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
 
@@ -61,7 +61,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const query = listQuerySchema.parse(ctx.query);
     const after = query.after === undefined ? undefined : decodeCursor(query.after);
     if (query.after !== undefined && !after) throw badRequest("'after' is not a cursor returned by a previous page (X-Next-Cursor)");
-    const jobs = await deps.jobQueries.list(ownerOf(ctx), { ...query, after });
+    const jobs = await deps.jobQueries.list(scopeOf(ctx), { ...query, after });
     const last = jobs.at(-1);
     if (last && jobs.length === query.limit) {
       const cursor = encodeCursor(last);
@@ -120,7 +120,7 @@ function stringEntries(query: Record<string, unknown>): Record<string, string> {
 
 export async function ownedJob(jobs: JobRepository, ctx: Context): Promise<JobRow> {
   const id = routeParam(ctx, 'id');
-  const job = /^[0-9a-f-]{36}$/.test(id) ? await jobs.findOwned(ownerOf(ctx), id) : undefined;
+  const job = /^[0-9a-f-]{36}$/.test(id) ? await jobs.findOwned(scopeOf(ctx), id) : undefined;
   if (!job) throw notFound(`Job ${id} not found`);
   return job;
 }

@@ -11,7 +11,7 @@ const HOSTILE = ["'; rm -rf ~ #", '$(id)', '`id`', 'x\n#SBATCH --uid=0', '../../
 function values(overrides: Record<string, string | number | boolean | undefined> = {}) {
   return {
     gatewayJobId: '0b7c8a2e-0000-4000-8000-000000000000', partition: 'debug', timeLimitMinutes: 10, nodes: 1,
-    tasksPerNode: 4, cpusPerTask: 2, memoryMB: 4096, account: 'hpc', envfile: undefined, mpi: true,
+    tasksPerNode: 4, cpusPerTask: 2, memoryMB: 4096, account: 'hpc', qos: undefined, envfile: undefined, mpi: true,
     executable: '/opt/caesar/bin/FindSourceMPI', configFile: 'config_x.cfg', logFile: 'output_x.log', ...overrides,
   };
 }
@@ -24,6 +24,8 @@ describe('sbatch/renderTemplate with templates/caesar.sbatch', () => {
     expect(script).to.contain('#SBATCH --cpus-per-task=2\n');
     expect(script).to.contain('#SBATCH --mem=4096M\n');
     expect(script).to.contain('#SBATCH --account=hpc\n');
+    expect(script).not.to.contain('--qos');
+    expect(renderTemplate(caesarTemplate, values({ qos: 'normal' }))).to.contain('#SBATCH --qos=normal\n');
     expect(script).to.contain('export OMP_NUM_THREADS=2\n');
     expect(script).to.match(/^srun --mpi=pmix --cpus-per-task=2 \/opt\/caesar\/bin\/FindSourceMPI --config=config_x.cfg > output_x.log 2>&1$/m);
     expect(script).not.to.contain('{{');
@@ -38,7 +40,7 @@ describe('sbatch/renderTemplate with templates/caesar.sbatch', () => {
 
   for (const hostile of HOSTILE) {
     it(`refuses ${JSON.stringify(hostile)} in every #SBATCH value`, () => {
-      for (const field of ['partition', 'account']) {
+      for (const field of ['partition', 'account', 'qos']) {
         expect(() => renderTemplate(caesarTemplate, values({ [field]: hostile })), field).to.throw(TemplateError);
       }
     });
