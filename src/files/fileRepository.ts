@@ -10,16 +10,17 @@ export class FileRepository {
     await this.db('files').insert(row);
   }
 
-  async findOwned(owner: string, id: string): Promise<FileRow | undefined> {
-    return this.db<FileRow>('files').where({ owner, id }).first();
+  /** `owner` null: any owner (an admin's view). */
+  async findOwned(owner: string | null, id: string): Promise<FileRow | undefined> {
+    return this.db<FileRow>('files').where(owner === null ? { id } : { owner, id }).first();
   }
 
   async findOwnedByPath(owner: string, storedPath: string): Promise<FileRow | undefined> {
     return this.db<FileRow>('files').where({ owner, stored_path: storedPath }).first();
   }
 
-  async listOwned(owner: string): Promise<FileRow[]> {
-    return this.db<FileRow>('files').where({ owner }).orderBy('created_at', 'asc');
+  async listOwned(owner: string | null): Promise<FileRow[]> {
+    return this.db<FileRow>('files').where(owner === null ? {} : { owner }).orderBy('created_at', 'asc');
   }
 
   async remove(id: string): Promise<void> {
