@@ -93,7 +93,7 @@ function operations(): Operation[] {
       },
       responses: {
         200: json('Upload', 'stored'), 400: error('no `file` field, or an unreadable body'),
-        413: error('larger than the gateway accepts'), 415: error('not multipart/form-data, or the file is not FITS'),
+        413: error('larger than the gateway accepts, or over the caller\'s storage quota'), 415: error('not multipart/form-data, or the file is not FITS'),
       },
     },
     download('get', '/download/{uuid}'), download('post', '/download/{uuid}'),
@@ -121,6 +121,7 @@ function operations(): Operation[] {
         400: error('invalid request: every offending option is named in error.details'),
         415: error('the body is not application/json'),
         422: error('the Idempotency-Key was already used for a different request'),
+        429: error('over the caller\'s active-job or submission-rate limit; see the Retry-After header'),
       },
     },
     {
