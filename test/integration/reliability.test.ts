@@ -1,23 +1,18 @@
 // Idempotent submission, job history, reads that cost Slurm nothing, the output size limit and
 // retention — on the real local cluster.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import pino from 'pino';
 import { Retention } from '../../src/background/retention.ts';
 import { asClusterUser } from '../support/cluster.ts';
+import { writeGatewayConfig } from '../support/gatewayConfig.ts';
 import { syntheticImage } from '../support/syntheticFits.ts';
 import { finishedWithOutput, jobStatus, postJson, startTestGateway, uploadBytes, waitForStatus, type TestGateway } from '../support/testGateway.ts';
 
 const image = syntheticImage({ width: 64, height: 64, sources: [{ x: 30, y: 30, peak: 0.05, sigma: 2 }] });
 
-function configFile(dir: string, extra: object): string {
-  const local = JSON.parse(readFileSync(process.env.LOCAL_CLUSTER_CONNECTION ?? '/var/lib/caesar-gateway/local-cluster/connection.json', 'utf8')) as object;
-  const file = path.join(dir, 'gateway.json');
-  writeFileSync(file, JSON.stringify({ clusters: [local], ...extra }));
-  return file;
-}
 
 describe('reliability on the local cluster', function () {
   this.timeout(180_000);
@@ -27,7 +22,7 @@ describe('reliability on the local cluster', function () {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'caesar-reliability-'));
-    gw = await startTestGateway({ CAESAR_GATEWAY_CONFIG: configFile(dir, { outputs: { maxBytes: 2000 } }) });
+    gw = await startTestGateway({ CAESAR_GATEWAY_CONFIG: writeGatewayConfig(dir, { outputs: { maxBytes: 2000 } }) });
     fileId = ((await (await uploadBytes(gw, image.bytes, 'rel.fits')).json()) as { uuid: string }).uuid;
   });
   after(async () => {

@@ -1,7 +1,8 @@
 // Every Slurm state that can be produced on this machine, produced for real (jobs submitted as
 // the cluster user over the real sshd, then driven by scancel/scontrol), followed by the
 // gateway's real poller, and mapped onto the right job state and status.
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeGatewayConfig } from '../support/gatewayConfig.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -18,9 +19,7 @@ describe('Slurm states, produced for real and followed by the poller', function 
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'caesar-states-'));
-    const local = JSON.parse(readFileSync(process.env.LOCAL_CLUSTER_CONNECTION ?? '/var/lib/caesar-gateway/local-cluster/connection.json', 'utf8')) as object;
-    const config = path.join(dir, 'gateway.json');
-    writeFileSync(config, JSON.stringify({ clusters: [local], poll: { requeueGraceSeconds: 3, accountingLagSeconds: 10 } }));
+    const config = writeGatewayConfig(dir, { poll: { requeueGraceSeconds: 3, accountingLagSeconds: 10 } });
     gw = await startTestGateway({ CAESAR_GATEWAY_CONFIG: config });
     await asClusterUser(`cat > /tmp/caesar-oom.py <<'EOF'
 import time

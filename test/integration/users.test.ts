@@ -2,7 +2,8 @@
 // user with an SSH identity of their own, and per-user limits — through HTTP and the real admin
 // command, on the real local cluster.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { localCluster, writeGatewayConfig } from '../support/gatewayConfig.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +16,6 @@ import { startTestGateway, type TestGateway } from '../support/testGateway.ts';
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const image = syntheticImage({ width: 64, height: 64, sources: [{ x: 30, y: 30, peak: 0.05, sigma: 2 }] });
 
-interface Local { user: string; remoteRoot: string; secondUser: { user: string; privateKeyPath: string; remoteRoot: string } }
 
 describe('users, tokens, clusters and limits', function () {
   this.timeout(240_000);
@@ -24,7 +24,7 @@ describe('users, tokens, clusters and limits', function () {
   let env: Record<string, string>;
   const tokens: Record<string, string> = {};
   const tokenIds: Record<string, string> = {};
-  const local = JSON.parse(readFileSync(process.env.LOCAL_CLUSTER_CONNECTION ?? '/var/lib/caesar-gateway/local-cluster/connection.json', 'utf8')) as Local & Record<string, unknown>;
+  const local = localCluster();
   const secondRoot = `${local.remoteRoot}-second-cluster`;
 
   async function admin(...args: string[]): Promise<string> {
@@ -44,8 +44,7 @@ describe('users, tokens, clusters and limits', function () {
         carol: { limits: { submissionsPerMinute: 2, maxStoredBytes: 3 * image.bytes.length } },
       },
     };
-    writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
-    env = { CAESAR_GATEWAY_CONFIG: path.join(dir, 'gateway.json'), CAESAR_GATEWAY_DATA_DIR: dir };
+    env = { CAESAR_GATEWAY_CONFIG: writeGatewayConfig(dir, config), CAESAR_GATEWAY_DATA_DIR: dir };
     gw = await startTestGateway(env);
     for (const [name, isAdmin] of [['alice', false], ['bob', false], ['carol', false], ['root', true]] as const) {
       await admin('user', 'add', name, ...(isAdmin ? ['--admin'] : []));
@@ -92,8 +91,8 @@ describe('users, tokens, clusters and limits', function () {
       expect((await as('bob', p)).status, p).to.equal(404);
     }
     expect((await as('bob', `/job/${job}`, { method: 'DELETE' })).status).to.equal(404);
-    expect(((await (await as('bob', '/fileids')).json()) as unknown[])).to.deep.equal([]);
-    expect(((await (await as('bob', '/jobs')).json()) as unknown[])).to.deep.equal([]);
+    expect(((await (await as('bob', '/fileids')).json()))).to.deep.equal([]);
+    expect(((await (await as('bob', '/jobs')).json()))).to.deep.equal([]);
     // Bob cannot use Alice's file as his input, by uuid or by path.
     for (const ref of [{ data_inputs: file.uuid }, { job_inputs: { inputfile: file.path } }]) {
       const res = await submit('bob', { app: 'caesar', job_inputs: {}, ...ref });
@@ -143,7 +142,7 @@ describe('users, tokens, clusters and limits', function () {
     const full = await upload('carol', 'c3.fits');
     expect(full.status).to.equal(413);
     expect(((await full.json()) as { status: string }).status).to.contain('quota');
-    expect(((await (await as('carol', '/fileids')).json()) as unknown[])).to.have.length(2);
+    expect(((await (await as('carol', '/fileids')).json()))).to.have.length(2);
   });
 
   it('refuses a revoked token at once', async () => {
