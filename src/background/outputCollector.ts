@@ -5,6 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import type { CrashHook } from '../faults.ts';
+import { withoutPaths } from '../jobs/clientMessage.ts';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -84,7 +85,7 @@ export class OutputCollector {
       await rm(partial, { force: true });
       const attempts = job.output_attempts + 1;
       if (err instanceof OutputTooLargeError) {
-        await jobs.patch(job.id, { output_attempts: attempts, output_phase: 'failed', last_error: err.message, status: `${job.status}; output not collected: ${err.message}` });
+        await jobs.patch(job.id, { output_attempts: attempts, output_phase: 'failed', last_error: err.message, status: `${job.status}; output not collected: ${withoutPaths(err.message)}` });
         logger.warn({ job: job.id, err: err.message }, 'output not collected: too large');
         return;
       }

@@ -11,6 +11,7 @@ import { SchedulerUnavailableError, SubmissionRejectedError, type Scheduler } fr
 import type { JobRepository } from './jobRepository.ts';
 import { InputStager } from './inputStager.ts';
 import type { CrashHook } from '../faults.ts';
+import { withoutPaths } from './clientMessage.ts';
 
 export const slurmJobName = (jobId: string): string => `cg-${jobId}`;
 export const remoteJobDir = (cluster: ClusterConfig, jobId: string): string => path.posix.join(cluster.remoteRoot, 'jobs', jobId);
@@ -119,7 +120,7 @@ export class Submitter {
     if (error instanceof RemoteUnreachableError || error instanceof SchedulerUnavailableError) {
       // Nothing reached Slurm: back to the queue, retried on a later pass.
       await jobs.claimPhase(job.id, 'submitting', 'queued', {
-        status: `waiting for the cluster: ${error.message}`, last_error: error.message,
+        status: `waiting for the cluster: ${withoutPaths(error.message)}`, last_error: error.message,
         next_attempt_at: new Date(Date.now() + RETRY_DELAY_MS).toISOString(),
       });
       logger.warn({ job: job.id, err: error.message }, 'cluster unavailable; job stays queued');
@@ -129,7 +130,7 @@ export class Submitter {
       logger.warn({ job: job.id, err: error.message }, 'sbatch outcome unknown; will reconcile by job name');
     } else {
       await jobs.claimPhase(job.id, 'submitting', 'abandoned', { last_error: error.message });
-      await jobs.transition(job, 'ABORTED', `The gateway could not submit the job: ${error.message}`, { output_phase: 'none' });
+      await jobs.transition(job, 'ABORTED', `The gateway could not submit the job: ${withoutPaths(error.message)}`, { output_phase: 'none' });
       logger.warn({ job: job.id, err: error.message }, 'job aborted');
     }
   }

@@ -1,4 +1,5 @@
 // /job, /job/<id>/status, /job/<id>/output, /job/<id>/cancel.
+import { withoutPaths } from '../../jobs/clientMessage.ts';
 import { createReadStream } from 'node:fs';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -95,7 +96,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       return;
     }
     if (job.output_phase !== 'done' || !job.output_path) {
-      throw notFound(`Job ${job.id} has no output: ${job.output_phase === 'failed' ? `collecting it failed (${job.last_error ?? 'unknown error'})` : 'it never ran on the cluster'}`);
+      throw notFound(`Job ${job.id} has no output: ${job.output_phase === 'failed' ? `collecting it failed (${withoutPaths(job.last_error ?? 'unknown error')})` : 'it never ran on the cluster'}`);
     }
     ctx.attachment(`job_${job.id}.tar.gz`);
     ctx.type = 'application/gzip';
