@@ -1,15 +1,26 @@
-// knex on SQLite (a real file). Migrations are TypeScript modules listed here rather than found
-// on disk, so they run the same under tsx, in tests and in any working copy.
+// knex on SQLite (a real file, the default) or PostgreSQL (shared by several gateways). The same
+// queries run on both. Migrations are TypeScript modules listed here rather than found on disk,
+// so they run the same under tsx, in tests and in any working copy.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config.ts';
 import * as initial from './migrations/001_initial.ts';
 import * as jobListingIndexes from './migrations/002_job_listing_indexes.ts';
+import * as idempotencyKeys from './migrations/003_idempotency_keys.ts';
+import * as clusterLeases from './migrations/004_cluster_leases.ts';
+import * as unboundedTextColumns from './migrations/005_unbounded_text_columns.ts';
+import * as usersAndTokens from './migrations/006_users_and_tokens.ts';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 const migrations: Record<string, Migration> = {
   '001_initial': initial,
   '002_job_listing_indexes': jobListingIndexes,
+  '003_idempotency_keys': idempotencyKeys,
+  '004_cluster_leases': clusterLeases,
+  '005_unbounded_text_columns': unboundedTextColumns,
+  '006_users_and_tokens': usersAndTokens,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {
@@ -24,7 +35,7 @@ const migrationSource: Knex.MigrationSource<string> = {
 
 export type Database = Knex;
 
-export async function openDatabase(file: string): Promise<Database> {
+function openSqlite(file: string): Database {
   mkdirSync(path.dirname(file), { recursive: true });
   const db = knexFactory({
     client: 'sqlite3',
@@ -42,6 +53,60 @@ export async function openDatabase(file: string): Promise<Database> {
       },
     },
   });
-  await db.migrate.latest({ migrationSource });
   return db;
+}
+
+// bigint columns (sizes, lease expiry) and count(*) as numbers, as SQLite returns them: every value
+// the gateway stores is far below 2^53. Set per connection, not on pg's global registry.
+const INT8_OID = 20;
+const pgTypes = {
+  getTypeParser: (oid: number, format: string): unknown =>
+    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text'),
+};
+
+function openPostgres(url: string): Database {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, types: pgTypes },
+    pool: { min: 0, max: 10 },
+  });
+}
+
+/** Any constant: the advisory lock that serialises migrations of gateways starting together. */
+const MIGRATION_LOCK = 0x63_61_65_73;
+
+/** Open (and migrate) the database. A string is a SQLite file, as before PostgreSQL support. */
+export async function openDatabase(target: DatabaseConfig | string): Promise<Database> {
+  const config: DatabaseConfig = typeof target === 'string' ? { client: 'sqlite', file: target } : target;
+  if (config.client === 'sqlite') {
+    const db = openSqlite(config.file);
+    await db.migrate.latest({ migrationSource });
+    return db;
+  }
+  const db = openPostgres(config.url);
+  try {
+    // knex's own migration lock makes a second gateway starting at the same moment fail instead
+    // of wait; a session advisory lock, held on a connection of its own, makes it wait.
+    const pool = db.client as { acquireConnection(): Promise<pg.Client>; releaseConnection(conn: pg.Client): Promise<void> };
+    const conn = await pool.acquireConnection();
+    try {
+      await conn.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        await db.migrate.latest({ migrationSource });
+      } finally {
+        await conn.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      }
+    } finally {
+      await pool.releaseConnection(conn);
+    }
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return db;
+}
+
+/** Which SQL dialect a knex instance speaks (the few statements that differ ask this). */
+export function dialectOf(db: Knex): 'sqlite' | 'postgres' {
+  return (db.client as { dialect?: string }).dialect === 'postgresql' ? 'postgres' : 'sqlite';
 }

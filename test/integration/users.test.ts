@@ -46,6 +46,8 @@ describe('users, tokens, clusters and limits', function () {
     };
     env = { CAESAR_GATEWAY_CONFIG: writeGatewayConfig(dir, config), CAESAR_GATEWAY_DATA_DIR: dir };
     gw = await startTestGateway(env);
+    // The admin command must reach the gateway's database (CAESAR_TEST_DATABASE=postgres: not the SQLite file).
+    if (gw.config.database.client === 'postgres') env.CAESAR_GATEWAY_DATABASE_URL = gw.config.database.url;
     for (const [name, isAdmin] of [['alice', false], ['bob', false], ['carol', false], ['root', true]] as const) {
       await admin('user', 'add', name, ...(isAdmin ? ['--admin'] : []));
       const out = await admin('token', 'create', name, '--label', 'test');

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { testDatabaseFor } from './postgres.ts';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,9 +18,15 @@ export interface GatewayProcess {
 }
 
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+  // With CAESAR_TEST_DATABASE=postgres: the data directory's own PostgreSQL database.
+  const dataDir = env.CAESAR_GATEWAY_DATA_DIR;
+  const database = dataDir && !env.CAESAR_GATEWAY_DATABASE_URL ? await testDatabaseFor(dataDir) : undefined;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: projectRoot,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *', CAESAR_GATEWAY_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *', CAESAR_GATEWAY_LOG_LEVEL: 'info',
+      ...(database ? { CAESAR_GATEWAY_DATABASE_URL: database.url } : {}), ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -37,7 +37,8 @@ let sweptStale = false;
 async function dropStale(client: pg.Client): Promise<void> {
   if (sweptStale) return;
   sweptStale = true;
-  const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${PREFIX}%`]);
+  // starts_with, not LIKE: '_' is a LIKE wildcard, and 'caesar_t_%' would match caesar_test itself.
+  const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [PREFIX]);
   for (const { datname } of rows) {
     const at = Number(datname.slice(PREFIX.length).split('_')[0]);
     if (Number.isFinite(at) && Date.now() - at > STALE_MS) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
@@ -66,6 +67,27 @@ export async function dropTestDatabase(name: string): Promise<void> {
   if (!created.delete(name)) return;
   // FORCE: a gateway killed with SIGKILL may leave its connections behind for a moment.
   await admin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+/** On PostgreSQL, the database goes with the data directory: a gateway restarted on it finds its state. */
+const byDataDir = new Map<string, TestDatabase>();
+
+/** With CAESAR_TEST_DATABASE=postgres, the database of a test gateway's data directory (created on first use). */
+export async function testDatabaseFor(dataDir: string): Promise<TestDatabase | undefined> {
+  if (!testsUsePostgres()) return undefined;
+  let database = byDataDir.get(dataDir);
+  if (!database) {
+    database = await createTestDatabase();
+    byDataDir.set(dataDir, database);
+  }
+  return database;
+}
+
+/** Drop a data directory's database (its gateway is gone and so is the directory). */
+export async function dropTestDatabaseFor(dataDir: string): Promise<void> {
+  const database = byDataDir.get(dataDir);
+  byDataDir.delete(dataDir);
+  await database?.drop();
 }
 
 // Databases a test kept (a data directory it passed in, to restart a gateway on) go when the run ends.

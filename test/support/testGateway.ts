@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, type GatewayConfig } from '../../src/config.ts';
 import { buildGateway, type Gateway } from '../../src/gateway.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createTestDatabase, testsUsePostgres, type TestDatabase } from './postgres.ts';
+import { dropTestDatabaseFor, testDatabaseFor } from './postgres.ts';
 
 export const API = '/caesar/api/v1.0';
 
@@ -21,16 +21,9 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-/** On PostgreSQL, the database goes with the data directory: a gateway restarted on it finds its state. */
-const databases = new Map<string, TestDatabase>();
-
 export async function startTestGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
   const dataDir = overrides.CAESAR_GATEWAY_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'caesar-gateway-test-'));
-  let database = databases.get(dataDir);
-  if (!database && testsUsePostgres() && !overrides.CAESAR_GATEWAY_DATABASE_URL) {
-    database = await createTestDatabase();
-    databases.set(dataDir, database);
-  }
+  const database = overrides.CAESAR_GATEWAY_DATABASE_URL ? undefined : await testDatabaseFor(dataDir);
   const config = loadConfig({
     ...(database ? { CAESAR_GATEWAY_DATABASE_URL: database.url } : {}),
     CAESAR_GATEWAY_DATA_DIR: dataDir,
@@ -52,21 +45,20 @@ export async function startTestGateway(overrides: Record<string, string> = {}): 
       await gateway.stop();
       if (!overrides.CAESAR_GATEWAY_DATA_DIR) {
         rmSync(dataDir, { recursive: true, force: true });
-        databases.delete(dataDir);
-        await database?.drop();
+        await dropTestDatabaseFor(dataDir);
       }
     },
   };
 }
 
-export async function uploadBytes(gw: TestGateway, bytes: Buffer, name: string, tag?: string): Promise<Response> {
+export async function uploadBytes(gw: Pick<TestGateway, 'url'>, bytes: Buffer, name: string, tag?: string): Promise<Response> {
   const form = new FormData();
   form.append('file', new Blob([bytes]), name);
   if (tag !== undefined) form.append('tag', tag);
   return fetch(gw.url('/upload'), { method: 'POST', body: form });
 }
 
-export async function postJson(gw: TestGateway, pathname: string, body: unknown): Promise<Response> {
+export async function postJson(gw: Pick<TestGateway, 'url'>, pathname: string, body: unknown): Promise<Response> {
   return fetch(gw.url(pathname), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
@@ -82,14 +74,14 @@ export interface StatusBody {
   slurm: { job_id: string | null; state: string | null; reason: string | null; exit_code: string | null };
 }
 
-export async function jobStatus(gw: TestGateway, jobId: string): Promise<StatusBody> {
+export async function jobStatus(gw: Pick<TestGateway, 'url'>, jobId: string): Promise<StatusBody> {
   const res = await fetch(gw.url(`/job/${jobId}/status`));
   if (res.status !== 200) throw new Error(`status ${res.status} for job ${jobId}`);
   return (await res.json()) as StatusBody;
 }
 
 /** Poll the status endpoint until `done` holds (or fail with the last status seen). */
-export async function waitForStatus(gw: TestGateway, jobId: string, done: (s: StatusBody) => boolean, timeoutMs = 90_000): Promise<StatusBody> {
+export async function waitForStatus(gw: Pick<TestGateway, 'url'>, jobId: string, done: (s: StatusBody) => boolean, timeoutMs = 90_000): Promise<StatusBody> {
   const deadline = Date.now() + timeoutMs;
   let last: StatusBody | undefined;
   while (Date.now() < deadline) {
