@@ -148,6 +148,8 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
           .finally(() => { cycleRunning = false; });
       });
       retentionTask = cron.schedule(config.retention.schedule, () => {
+        // One instance cleans up: the one working the default cluster.
+        if (!lease.holds(config.defaultCluster!)) return;
         track(retention.runOnce().catch((err: unknown) => logger.error({ err: asError(err).message }, 'retention run failed')));
       }, { noOverlap: true });
       server = app.listen(config.port, config.host);

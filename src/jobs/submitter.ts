@@ -62,8 +62,11 @@ export class Submitter {
 
   async runOnce(clusterName: string): Promise<void> {
     const { jobs } = this.deps;
+    // A job another process may still be submitting (a gateway that stalled and lost its lease)
+    // is left alone until that sbatch must have timed out.
+    const settledBefore = new Date(Date.now() - this.deps.clusters.get(clusterName)!.commandTimeoutMs - 5_000).toISOString();
     for (const job of await jobs.withSubmitPhase(clusterName, 'submitting')) {
-      if (!this.inFlight.has(job.id)) await this.reconcile(job);
+      if (!this.inFlight.has(job.id) && job.updated_at < settledBefore) await this.reconcile(job);
     }
     const now = new Date().toISOString();
     const queued = (await jobs.withSubmitPhase(clusterName, 'queued'))
