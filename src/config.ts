@@ -90,7 +90,7 @@ const configSchema = z.object({
     missingGraceSeconds: positiveInt.default(600),
     /** squeue may report an end before sacct records it; wait this long for sacct's exit code. */
     accountingLagSeconds: positiveInt.default(30),
-    /** sacct hangs on some sites past ~200 ids: query in chunks. */
+    /** sacct hangs on some sites past ~200 ids: beyond this many jobs, ask by user and start time. */
     idChunkSize: positiveInt.default(200),
     /** Lease on a cluster's polling (one gateway at a time); a dead holder's lease lapses after this. */
     leaseSeconds: positiveInt.default(10),

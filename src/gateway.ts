@@ -61,7 +61,7 @@ function connectCluster(cluster: ClusterConfig, config: GatewayConfig, logger: L
     maxChannels: cluster.maxChannels, keepaliveIntervalMs: cluster.keepaliveIntervalMs, logger,
   });
   return new SlurmScheduler({
-    cluster: cluster.name, ssh, commandTimeoutMs: cluster.commandTimeoutMs, idChunkSize: config.poll.idChunkSize,
+    cluster: cluster.name, user: cluster.user, ssh, commandTimeoutMs: cluster.commandTimeoutMs, idChunkSize: config.poll.idChunkSize,
     budget: new TokenBucket(cluster.commandsPerMinute),
     observe: (kind, seconds, ok) => {
       metrics.slurmCommands.inc({ cluster: cluster.name, kind, outcome: ok ? 'ok' : 'error' });

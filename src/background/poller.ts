@@ -46,7 +46,9 @@ export class Poller {
     const scheduler = this.deps.schedulers.get(cluster)!;
     let snapshot;
     try {
-      snapshot = await scheduler.snapshot(active.map((j) => j.slurm_job_id!));
+      // An hour before the oldest job was accepted: a margin for clocks and queueing.
+      const since = Math.floor(Math.min(...active.map((j) => Date.parse(j.created_at))) / 1000) - 3600;
+      snapshot = await scheduler.snapshot(active.map((j) => j.slurm_job_id!), since);
     } catch (err) {
       // No answer is no information: nothing is changed, the next cycle asks again.
       logger.warn({ cluster, err: asError(err).message }, 'poll skipped: Slurm not reachable');

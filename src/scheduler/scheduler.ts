@@ -18,7 +18,8 @@ export interface Scheduler {
   readonly cluster: string;
   submit(submission: SubmissionFiles): Promise<string>;
   findByName(jobName: string, sinceEpochSeconds: number): Promise<SlurmJobRecord | undefined>;
-  snapshot(jobIds: readonly string[]): Promise<JobSnapshot>;
+  /** `sinceEpochSeconds`: no job in the list was submitted before this (bounds a user-wide query). */
+  snapshot(jobIds: readonly string[], sinceEpochSeconds: number): Promise<JobSnapshot>;
   cancel(jobId: string): Promise<void>;
   stageFile(localPath: string, remotePath: string): Promise<void>;
   streamDirectory(remoteDir: string, sink: Writable): Promise<{ bytes: number }>;

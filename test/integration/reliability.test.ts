@@ -1,12 +1,15 @@
 // Idempotent submission, job history, reads that cost Slurm nothing, the output size limit and
 // retention — on the real local cluster.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import pino from 'pino';
 import { Retention } from '../../src/background/retention.ts';
+import { SshConnection } from '../../src/remote/sshConnection.ts';
+import { SlurmScheduler } from '../../src/scheduler/slurm/slurmScheduler.ts';
 import { asClusterUser } from '../support/cluster.ts';
+import { trackSlurmJob } from '../support/trackedJob.ts';
 import { writeGatewayConfig } from '../support/gatewayConfig.ts';
 import { syntheticImage } from '../support/syntheticFits.ts';
 import { finishedWithOutput, jobStatus, postJson, startTestGateway, uploadBytes, waitForStatus, type TestGateway } from '../support/testGateway.ts';
@@ -22,7 +25,7 @@ describe('reliability on the local cluster', function () {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'caesar-reliability-'));
-    gw = await startTestGateway({ CAESAR_GATEWAY_CONFIG: writeGatewayConfig(dir, { outputs: { maxBytes: 2000 } }) });
+    gw = await startTestGateway({ CAESAR_GATEWAY_CONFIG: writeGatewayConfig(dir, { outputs: { maxBytes: 2000 }, poll: { idChunkSize: 5 } }) });
     fileId = ((await (await uploadBytes(gw, image.bytes, 'rel.fits')).json()) as { uuid: string }).uuid;
   });
   after(async () => {
@@ -69,6 +72,36 @@ describe('reliability on the local cluster', function () {
     const burst = await Promise.all(Array.from({ length: 1000 }, () => fetch(gw.url(`/job/${job_id}/status`)).then((r) => r.status)));
     expect(burst.every((s) => s === 200)).to.equal(true);
     expect(await gw.gateway.metrics.slurmCommandCount()).to.equal(before);
+  });
+
+  it('polls more jobs than idChunkSize with one squeue and one sacct per cycle, each job mapped', async () => {
+    const ids = (await asClusterUser('for i in $(seq 12); do sbatch --parsable -H -J poll-many -o /dev/null --wrap true; done')).split('\n');
+    try {
+      const jobs = await Promise.all(ids.map((id) => trackSlurmJob(gw.gateway, id)));
+      // The scheduler the poller uses, on a connection of its own so that only its commands count.
+      const cluster = gw.config.clusters[0]!;
+      const kinds: string[] = [];
+      const ssh = new SshConnection({
+        name: 'count', host: cluster.host, port: cluster.port, username: cluster.user, privateKey: readFileSync(cluster.privateKeyPath),
+        hostKey: cluster.hostKey, maxChannels: 8, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
+      });
+      const scheduler = new SlurmScheduler({ cluster: 'count', user: cluster.user, ssh, commandTimeoutMs: 30_000, idChunkSize: 5, observe: (kind) => kinds.push(kind) });
+      try {
+        const snapshot = await scheduler.snapshot(ids, Math.floor(Date.now() / 1000) - 3600);
+        expect(kinds.sort()).to.deep.equal(['sacct', 'squeue']);
+        expect([...snapshot.live.keys()].sort()).to.deep.equal([...ids].sort());
+      } finally {
+        await scheduler.close();
+      }
+      await gw.gateway.poller.pollCluster('local', { force: true });
+      for (const job of jobs) {
+        const s = await jobStatus(gw, job);
+        expect(s.state).to.equal('PENDING');
+        expect(s.slurm.reason).to.equal('JobHeldUser');
+      }
+    } finally {
+      await asClusterUser(`scancel ${ids.join(' ')}`);
+    }
   });
 
   it('does not collect an output over the size limit, and says so', async () => {

@@ -40,6 +40,20 @@ export function sacctArgv(jobIds: readonly string[]): string[] {
   ];
 }
 
+/** Every job of one user (any state, still known to slurmctld): one command however many jobs. */
+export function squeueByUserArgv(user: string): string[] {
+  return ['squeue', '--noheader', '--states=all', `--user=${user}`, `--format=${SQUEUE_FIELDS.join(FIELD_SEPARATOR)}`];
+}
+
+/** Every allocation of one user since a time: one command however many jobs. */
+export function sacctByUserArgv(user: string, sinceEpochSeconds: number): string[] {
+  return [
+    'sacct', '--noheader', '--allocations', '--parsable2', `--delimiter=${FIELD_SEPARATOR}`,
+    `--user=${user}`, `--starttime=${new Date(sinceEpochSeconds * 1000).toISOString().slice(0, 19)}`,
+    `--format=${SACCT_FIELDS.join(',')}`,
+  ];
+}
+
 /** By name needs an explicit window: without --jobs sacct only looks at today. */
 export function sacctByNameArgv(jobName: string, sinceEpochSeconds: number): string[] {
   return [

@@ -6,7 +6,8 @@ import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
 import { RemoteInterruptedError, RemoteUnreachableError } from '../../remote/errors.ts';
 import { shellCommand } from '../../remote/quote.ts';
 import {
-  prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, scancelArgv, squeueArgv, squeueByNameArgv,
+  prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, sacctByUserArgv, scancelArgv, squeueArgv,
+  squeueByNameArgv, squeueByUserArgv,
   tarJobDirScript, type SubmissionFiles,
 } from './commands.ts';
 import { parseSacct, parseSbatchJobId, parseSqueue, type SlurmJobRecord } from './parse.ts';
@@ -23,6 +24,8 @@ export interface CommandObserver {
 
 export interface SlurmSchedulerOptions {
   cluster: string;
+  /** The login the connection uses: user-wide queries ask for this user's jobs. */
+  user: string;
   ssh: SshConnection;
   commandTimeoutMs: number;
   idChunkSize: number;
@@ -65,21 +68,30 @@ export class SlurmScheduler implements Scheduler {
     return parseSacct(accounted.stdout).find((r) => r.jobName === jobName);
   }
 
-  /** One squeue and one sacct per chunk of ids, whatever the number of jobs. */
-  async snapshot(jobIds: readonly string[]): Promise<JobSnapshot> {
+  /**
+   * One squeue and one sacct per cycle, whatever the number of jobs: up to `idChunkSize` jobs are
+   * asked for by id; beyond that (long id lists make sacct hang on some sites) by user and start
+   * time instead, and the answer is filtered to the jobs asked for.
+   */
+  async snapshot(jobIds: readonly string[], sinceEpochSeconds: number): Promise<JobSnapshot> {
     const live = new Map<string, SlurmJobRecord>();
     const accounted = new Map<string, SlurmJobRecord>();
     let accountingAnswered = true;
-    for (const chunk of chunks(jobIds, this.options.idChunkSize)) {
+    const byUser = jobIds.length > this.options.idChunkSize;
+    const queries = byUser
+      ? [{ squeue: squeueByUserArgv(this.options.user), sacct: sacctByUserArgv(this.options.user, sinceEpochSeconds) }]
+      : [{ squeue: squeueArgv(jobIds), sacct: sacctArgv(jobIds) }];
+    const wanted = new Set(jobIds);
+    for (const query of queries) {
       const [queue, acct] = await Promise.all([
-        this.run('squeue', shellCommand(squeueArgv(chunk))),
-        this.run('sacct', shellCommand(sacctArgv(chunk))),
+        this.run('squeue', shellCommand(query.squeue)),
+        this.run('sacct', shellCommand(query.sacct)),
       ]);
       // squeue refuses the whole request when none of the ids is still known to slurmctld.
       if (queue.code !== 0 && !/Invalid job id/i.test(queue.stderr)) this.assertAnswered(queue, 'squeue');
-      for (const record of parseSqueue(queue.stdout)) live.set(record.jobId, record);
+      for (const record of parseSqueue(queue.stdout)) if (wanted.has(record.jobId)) live.set(record.jobId, record);
       if (acct.code !== 0) accountingAnswered = false;
-      else for (const record of parseSacct(acct.stdout)) accounted.set(record.jobId, record);
+      else for (const record of parseSacct(acct.stdout)) if (wanted.has(record.jobId)) accounted.set(record.jobId, record);
     }
     return { live, accounted, accountingAnswered };
   }
@@ -163,12 +175,6 @@ export class SlurmScheduler implements Scheduler {
   private observe(kind: CommandKind, started: bigint, ok: boolean): void {
     this.options.observe?.(kind, Number(process.hrtime.bigint() - started) / 1e9, ok);
   }
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 function firstLine(text: string): string {
