@@ -1,0 +1,19 @@
+// Diagnostic server for the upload benchmark: plain Node http that writes the request body to a
+// file as it arrives (no multipart parsing, no hashing, no FITS check) — the floor of any Node
+// HTTP upload on this machine. BENCH_UPLOAD_FILE names the file; prints {"port": N}.
+import { createWriteStream } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+
+const file = process.env.BENCH_UPLOAD_FILE ?? '/tmp/bench-bare-upload.bin';
+const server = http.createServer((req, res) => {
+  pipeline(req, createWriteStream(file)).then(
+    () => res.end('{"status":"stored"}'),
+    (err: Error) => { res.statusCode = 500; res.end(JSON.stringify({ status: err.message })); },
+  );
+});
+server.listen(0, '127.0.0.1', () => {
+  console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

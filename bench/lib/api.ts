@@ -1,0 +1,70 @@
+// The gateway's REST API as a client uses it (fetch, keep-alive).
+import { API } from './gateway.ts';
+import { sleep } from './stats.ts';
+
+export interface JobStatus {
+  job_id: string;
+  state: string;
+  status: string;
+  pid: string | null;
+  output_available: boolean;
+  slurm: { job_id: string | null; state: string | null; end: string | null };
+}
+
+export const FINAL_STATES = new Set(['SUCCESS', 'FAILURE', 'TIMED-OUT', 'CANCELED', 'ABORTED', 'CLEARED']);
+
+export class ApiClient {
+  constructor(readonly base: string) {}
+
+  url(pathname: string): string {
+    return `${this.base}${API}${pathname}`;
+  }
+
+  async upload(bytes: Buffer, name: string): Promise<string> {
+    const form = new FormData();
+    form.append('file', new Blob([bytes]), name);
+    const res = await fetch(this.url('/upload'), { method: 'POST', body: form });
+    const body = await res.json() as { uuid?: string; status?: string };
+    if (res.status !== 200 || !body.uuid) throw new Error(`upload failed (${res.status}): ${body.status}`);
+    return body.uuid;
+  }
+
+  /** POST /job: a CAESAR run without MPI on an uploaded file; returns the gateway's job id. */
+  async submit(fileId: string, tag: string, jobInputs: Record<string, unknown> = {}): Promise<string> {
+    const res = await fetch(this.url('/job'), {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ app: 'caesar', data_inputs: fileId, tag, job_inputs: { 'no-mpi': true, ...jobInputs } }),
+    });
+    const body = await res.json() as { job_id?: string; status?: string };
+    if (res.status !== 202 || !body.job_id) throw new Error(`POST /job failed (${res.status}): ${body.status}`);
+    return body.job_id;
+  }
+
+  async status(jobId: string): Promise<JobStatus> {
+    const res = await fetch(this.url(`/job/${jobId}/status`));
+    if (res.status !== 200) throw new Error(`status of ${jobId}: HTTP ${res.status}`);
+    return await res.json() as JobStatus;
+  }
+
+  /** Jobs with this tag (one page of up to 1,000). */
+  async listByTag(tag: string): Promise<JobStatus[]> {
+    const res = await fetch(this.url(`/jobs?tag=${encodeURIComponent(tag)}&limit=1000`));
+    if (res.status !== 200) throw new Error(`GET /jobs: HTTP ${res.status}`);
+    return await res.json() as JobStatus[];
+  }
+
+  async deleteFile(fileId: string): Promise<void> {
+    await fetch(this.url(`/file/${fileId}`), { method: 'DELETE' }).then((res) => res.arrayBuffer());
+  }
+
+  /** Poll the status every `everyMs` until `done` holds; returns it with the time it was seen. */
+  async waitForStatus(jobId: string, done: (s: JobStatus) => boolean, everyMs: number, timeoutMs = 120_000): Promise<{ status: JobStatus; seenAt: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.status(jobId);
+      if (done(status)) return { status, seenAt: performance.now() };
+      if (Date.now() > deadline) throw new Error(`job ${jobId} not done after ${timeoutMs} ms: ${status.state} ${status.status}`);
+      await sleep(everyMs);
+    }
+  }
+}

@@ -1,0 +1,168 @@
+// 4. Upload: throughput and memory of the gateway while it receives a large FITS upload
+// (multipart, streamed by the client), against writing the same bytes with `cat > file`.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync, statfsSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiClient } from './lib/api.ts';
+import { withCleanup } from './lib/cleanup.ts';
+import { largeFits, type LargeFits } from './lib/fits.ts';
+import { benchTempDir, startGatewayProcess, startHelperServer, type GatewayProcess } from './lib/gateway.ts';
+import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
+import { fmt, nowMs } from './lib/stats.ts';
+import { benchConfig } from './config.ts';
+
+const settings = benchConfig.upload;
+const MiB = 1024 ** 2;
+const SAMPLE_EVERY_MS = 50;
+/** A second, smaller upload: RSS growth should not depend on the size. */
+const SMALL_MIB = 128;
+
+interface UploadRun {
+  seconds: number;
+  /** The gateway's CPU use during the upload, in cores. */
+  cores: number;
+  /** Peak RSS during the upload minus RSS just before it, bytes. */
+  growth: number;
+  before: number;
+}
+
+/** The multipart body around the file's bytes, streamed; returns the gateway's answer. */
+function postMultipart(url: string, file: LargeFits): Promise<{ status: number; body: string }> {
+  const boundary = `----caesar-bench-${Date.now()}`;
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench-large.fits"\r\n` +
+    'Content-Type: application/octet-stream\r\n\r\n');
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + file.size + tail.length },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    function* body() {
+      yield head;
+      yield* file.chunks();
+      yield tail;
+    }
+    pipeline(Readable.from(body()), req).catch(reject);
+  });
+}
+
+async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: LargeFits): Promise<UploadRun> {
+  gateway.resetPeak();
+  const before = gateway.memory().rss;
+  let peak = before;
+  const sampler = setInterval(() => { peak = Math.max(peak, gateway.memory().rss); }, SAMPLE_EVERY_MS);
+  const cpuBefore = gateway.cpuSeconds();
+  const started = nowMs();
+  try {
+    const answer = await postMultipart(api.url('/upload'), file);
+    const seconds = (nowMs() - started) / 1000;
+    const cores = (gateway.cpuSeconds() - cpuBefore) / seconds;
+    peak = Math.max(peak, gateway.memory().peak);
+    const uploaded = JSON.parse(answer.body) as { uuid?: string; size?: number; status?: string };
+    if (answer.status !== 200 || !uploaded.uuid) throw new Error(`upload failed (${answer.status}): ${answer.body.slice(0, 300)}`);
+    if (Math.round((uploaded.size ?? 0) * 1e6) !== file.size) throw new Error(`upload stored ${uploaded.size} MB, sent ${file.size} bytes`);
+    await api.deleteFile(uploaded.uuid);
+    return { seconds, cores, growth: peak - before, before };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** Diagnostic: the same multipart body into bench/bareUpload.ts (Node http writing the raw body to a file). */
+async function bareNodeUpload(port: number, target: string, file: LargeFits): Promise<number> {
+  const started = nowMs();
+  const answer = await postMultipart(`http://127.0.0.1:${port}/`, file);
+  const seconds = (nowMs() - started) / 1000;
+  rmSync(target, { force: true });
+  if (answer.status !== 200) throw new Error(`bare upload server: ${answer.status} ${answer.body}`);
+  return seconds;
+}
+
+async function catUpload(dir: string, file: LargeFits): Promise<number> {
+  const target = path.join(dir, 'cat-copy.fits');
+  const child = spawn('sh', ['-c', 'cat > "$1"', 'sh', target], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const exited = once(child, 'exit');
+  const started = nowMs();
+  await pipeline(Readable.from(file.chunks()), child.stdin);
+  const [code] = await exited as [number | null];
+  const seconds = (nowMs() - started) / 1000;
+  rmSync(target, { force: true });
+  if (code !== 0) throw new Error(`cat exited with ${code}`);
+  return seconds;
+}
+
+async function run(): Promise<BenchmarkBody> {
+  return withCleanup(async (cleanup) => {
+    const file = largeFits(settings.mib * MiB);
+    const dir = benchTempDir(cleanup, 'upload');
+    const { bavail, bsize } = statfsSync(dir);
+    const free = bavail * bsize;
+    if (free < 2 * file.size + 2 * 1024 * MiB) {
+      throw new Error(`not enough free space in ${dir}: ${fmt(free / MiB)} MiB free, ${fmt((2 * file.size) / MiB + 2048)} MiB needed`);
+    }
+    const gateway = await startGatewayProcess(cleanup, { env: { CAESAR_GATEWAY_MAX_UPLOAD_BYTES: String(file.size + 1024 * MiB) } });
+    const api = new ApiClient(gateway.base);
+    const startRss = gateway.memory().rss;
+    await gatewayUpload(gateway, api, largeFits(16 * MiB)); // warm-up: the upload path's code and buffers
+    await catUpload(dir, largeFits(16 * MiB));
+
+    const bareTarget = path.join(dir, 'bare-node-upload.bin');
+    const bare = await startHelperServer(cleanup, 'bench/bareUpload.ts', { BENCH_UPLOAD_FILE: bareTarget });
+
+    const g: UploadRun[] = [];
+    const c: number[] = [];
+    const n: number[] = [];
+    const small: UploadRun[] = [];
+    const smallFile = largeFits(SMALL_MIB * MiB);
+    const variants = [
+      async () => { g.push(await gatewayUpload(gateway, api, file)); small.push(await gatewayUpload(gateway, api, smallFile)); },
+      async () => { c.push(await catUpload(dir, file)); },
+      async () => { n.push(await bareNodeUpload(bare.port, bareTarget, file)); },
+    ];
+    for (let rep = 0; rep < settings.reps; rep += 1) {
+      for (let k = 0; k < variants.length; k += 1) await variants[(rep + k) % variants.length]!();
+    }
+    const mibps = (seconds: number) => file.size / MiB / seconds;
+    const reps = `${settings.reps}, rotating order`;
+    return {
+      baseline: '`sh -c \'cat > file\'` fed the same byte stream through a pipe, into the same file system.',
+      method: [
+        `A ${fmt(file.size / MiB)} MiB FITS file (valid header, float32 image) is generated as a stream of 1 MiB chunks (never held in memory) and sent ` +
+        'as `multipart/form-data` with a Content-Length by a Node http client to `POST /upload` of the gateway running as a child process ' +
+        '(`CAESAR_GATEWAY_MAX_UPLOAD_BYTES` above the size). Time: first byte sent → answer received (the file is on disk, checked as FITS, ' +
+        'hashed and recorded). The same stream is piped into `cat > file` for the baseline. ' +
+        `The gateway's RSS is read from /proc/<pid>/status every ${SAMPLE_EVERY_MS} ms, and VmHWM (reset with \`echo 5 > /proc/<pid>/clear_refs\` before each upload) ` +
+        'catches a peak between samples; growth = peak − RSS just before the upload. Each uploaded file is deleted through the API afterwards. ' +
+        'One 16 MiB upload warms the path up first. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
+        'its own child process) that writes the raw body to a file — no multipart parsing, hashing or FITS check: what Node\'s HTTP path alone costs here.',
+      ],
+      figures: [
+        figure('throughput, MiB/s (higher is better)', g.map((r) => mibps(r.seconds)), c.map(mibps),
+          { target: 'ratio ≥ 0.5', check: (_g, r) => r !== undefined && r >= 0.5, repetitions: reps }),
+        figure('diagnostic: gateway vs a bare Node http server writing the raw body to a file, MiB/s', g.map((r) => mibps(r.seconds)), n.map(mibps),
+          { repetitions: reps }),
+        figure('gateway CPU during the upload, cores (diagnostic)', g.map((r) => r.cores), undefined, { repetitions: reps }),
+        figure('gateway RSS growth during the upload, MiB', g.map((r) => r.growth / MiB), undefined,
+          { target: '< 64 MiB', check: (s) => s.max < 64, repetitions: reps }),
+        figure(`gateway RSS growth during a ${SMALL_MIB} MiB upload (same size independence check), MiB`, small.map((r) => r.growth / MiB), undefined,
+          { target: '< 64 MiB', check: (x) => x.max < 64, repetitions: reps }),
+        figure('gateway RSS just before the upload, MiB', g.map((r) => r.before / MiB), undefined, { repetitions: reps }),
+      ],
+      notes: [
+        `Gateway RSS right after start-up: ${fmt(startRss / MiB)} MiB.`,
+      ],
+    };
+  });
+}
+
+export const upload: Benchmark = { key: 'upload', id: '4', title: 'Upload', run };
