@@ -88,8 +88,8 @@ async function run(): Promise<BenchmarkBody> {
     }
     const cfg = gateway.config.poll;
     notes.push(
-      `The gateway was configured as shipped: poll.idChunkSize = ${cfg.idChunkSize}, so a cycle asks squeue and sacct once per ${cfg.idChunkSize} ids ` +
-      `(the two run in parallel). Expected commands per cycle: 2 × ⌈n / ${cfg.idChunkSize}⌉.`,
+      `The gateway was configured as shipped: poll.idChunkSize = ${cfg.idChunkSize}: up to that many jobs, squeue and sacct are asked by id; ` +
+      'beyond it, by user and start time; either way one squeue and one sacct per cycle (run in parallel).',
       'The cycle duration covers what `Poller.pollCluster` does: read the active jobs, squeue + sacct over the gateway\'s SSH connection, ' +
       'decide each job\'s verdict and write it to SQLite (one UPDATE per job). The baseline is `sacct -X --noheader --parsable2 -j <all ids>` ' +
       'over an already-open ssh2 connection from the benchmark process (same sshd, same user).',
