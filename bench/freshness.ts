@@ -4,7 +4,7 @@
 import { ApiClient, FINAL_STATES } from './lib/api.ts';
 import { withCleanup } from './lib/cleanup.ts';
 import { loadConfig } from '../src/config.ts';
-import { BENCH_REMOTE_ROOT, CONNECTION_FILE, OpenConnection, cancelJobs, readConnection } from './lib/cluster.ts';
+import { openBenchConnection, CONNECTION_FILE, OpenConnection, cancelJobs } from './lib/cluster.ts';
 import { tinyFits } from './lib/fits.ts';
 import { startGatewayProcess } from './lib/gateway.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
@@ -50,11 +50,7 @@ async function watchAccounting(open: OpenConnection, watched: Map<string, Watche
 
 async function run(): Promise<BenchmarkBody> {
   return withCleanup(async (cleanup) => {
-    const open = await OpenConnection.open(readConnection());
-    cleanup.defer('remove the benchmark root on the cluster', async () => {
-      await open.exec(`rm -rf ${BENCH_REMOTE_ROOT}`);
-      open.close();
-    });
+    const open = await openBenchConnection(cleanup);
     const watched = new Map<string, Watched>();
     cleanup.defer('cancel the jobs', () => cancelJobs(watched.keys()));
     const gateway = await startGatewayProcess(cleanup); // default settings: the stand-in sfinder, poll every 2 s

@@ -4,7 +4,7 @@
 import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { withCleanup } from './lib/cleanup.ts';
-import { BENCH_REMOTE_ROOT, OpenConnection, OpenSshClient, readConnection, repeatIfDaemonAway, run } from './lib/cluster.ts';
+import { BENCH_REMOTE_ROOT, openBenchConnection, OpenSshClient, readConnection, repeatIfDaemonAway, run } from './lib/cluster.ts';
 import { benchTempDir, startInProcessGateway } from './lib/gateway.ts';
 import { jobRow } from './lib/jobRows.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
@@ -17,11 +17,7 @@ const MiB = 1024 ** 2;
 async function measure(): Promise<BenchmarkBody> {
   return withCleanup(async (cleanup) => {
     const conn = readConnection();
-    const open = await OpenConnection.open(conn);
-    cleanup.defer('remove the benchmark root on the cluster', async () => {
-      await open.exec(`rm -rf ${BENCH_REMOTE_ROOT}`);
-      open.close();
-    });
+    const open = await openBenchConnection(cleanup, conn);
     const work = benchTempDir(cleanup, 'output');
     const openssh = new OpenSshClient(conn, work);
     const { gateway, url } = await startInProcessGateway(cleanup);

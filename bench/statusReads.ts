@@ -7,7 +7,7 @@ import { openDatabase } from '../src/db/database.ts';
 import { JobRepository } from '../src/jobs/jobRepository.ts';
 import { ApiClient } from './lib/api.ts';
 import { withCleanup } from './lib/cleanup.ts';
-import { BENCH_REMOTE_ROOT, OpenConnection, cancelJobs, readConnection } from './lib/cluster.ts';
+import { openBenchConnection, cancelJobs } from './lib/cluster.ts';
 import { tinyFits } from './lib/fits.ts';
 import { startGatewayProcess, startHelperServer } from './lib/gateway.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
@@ -64,11 +64,7 @@ async function databaseCeiling(databaseFile: string, jobId: string, seconds: num
 
 async function run(): Promise<BenchmarkBody> {
   return withCleanup(async (cleanup) => {
-    const open = await OpenConnection.open(readConnection());
-    cleanup.defer('remove the benchmark root on the cluster', async () => {
-      await open.exec(`rm -rf ${BENCH_REMOTE_ROOT}`);
-      open.close();
-    });
+    await openBenchConnection(cleanup);
     const gateway = await startGatewayProcess(cleanup, { cluster: { sfinderExecutable: '/bin/true' } });
     const api = new ApiClient(gateway.base);
     const fileId = await api.upload(tinyFits(), 'bench-tiny.fits');

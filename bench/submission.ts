@@ -5,7 +5,7 @@
 import { ApiClient, FINAL_STATES } from './lib/api.ts';
 import { withCleanup, type Cleanup } from './lib/cleanup.ts';
 import {
-  BASELINE_SBATCH, BENCH_REMOTE_ROOT, OpenConnection, OpenSshClient, cancelJobs, parseJobId, readConnection, repeatIfDaemonAway,
+  BASELINE_SBATCH, BENCH_REMOTE_ROOT, OpenConnection, openBenchConnection, OpenSshClient, cancelJobs, parseJobId, readConnection, repeatIfDaemonAway,
 } from './lib/cluster.ts';
 import { prepareAndSubmitScript, remoteScript } from '../src/scheduler/slurm/commands.ts';
 import { tinyFits } from './lib/fits.ts';
@@ -225,11 +225,7 @@ async function sshCampaign(openssh: OpenSshClient, slurmIds: Set<string>): Promi
 async function run(): Promise<BenchmarkBody> {
   return withCleanup(async (cleanup) => {
     const conn = readConnection();
-    const open = await OpenConnection.open(conn);
-    cleanup.defer('remove the benchmark root on the cluster', async () => {
-      await open.exec(`rm -rf ${BENCH_REMOTE_ROOT}`);
-      open.close();
-    });
+    await openBenchConnection(cleanup, conn);
     const slurmIds = new Set<string>();
     cleanup.defer('cancel every Slurm job this benchmark created', () => cancelJobs(slurmIds));
 

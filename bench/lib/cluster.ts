@@ -6,6 +6,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import ssh2 from 'ssh2';
+import type { Cleanup } from './cleanup.ts';
 
 export const CONNECTION_FILE = process.env.LOCAL_CLUSTER_CONNECTION ?? '/var/lib/caesar-gateway/local-cluster/connection.json';
 
@@ -225,4 +226,14 @@ export async function repeatIfDaemonAway<T>(label: string, notes: string[], work
       await waitForCluster();
     }
   }
+}
+
+/** An open connection for a benchmark; at clean-up the benchmark root on the cluster goes with it. */
+export async function openBenchConnection(cleanup: Cleanup, conn: Connection = readConnection()): Promise<OpenConnection> {
+  const open = await OpenConnection.open(conn);
+  cleanup.defer('remove the benchmark root on the cluster', async () => {
+    await open.exec(`rm -rf ${BENCH_REMOTE_ROOT}`);
+    open.close();
+  });
+  return open;
 }
