@@ -16,21 +16,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-created_policy=0
-# keep the packages' postinst scripts from starting services (nginx on port 80)
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  created_policy=1
-fi
-cleanup() { [ $created_policy = 0 ] || rm -f /usr/sbin/policy-rc.d; }
-trap cleanup EXIT
-
-export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"; } \
-    >/tmp/ensure-deploy-tools-apt.log 2>&1; then
-  tail -n 20 /tmp/ensure-deploy-tools-apt.log >&2
-  echo "ensure-deploy-tools: apt-get failed (full log: /tmp/ensure-deploy-tools-apt.log)" >&2
-  exit 1
-fi
+# shellcheck source=lib/apt-install.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
+apt_install_no_start /tmp/ensure-deploy-tools-apt.log "${missing[@]}" || exit 1
 echo "ensure-deploy-tools: installed ${missing[*]}"

@@ -45,6 +45,8 @@ CONNECTION=$STATE_DIR/connection.json
 STANDIN_DIR=/opt/caesar-standin/bin
 STANDIN=$STANDIN_DIR/FindSourceMPI
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/apt-install.sh
+. "$SCRIPT_DIR/lib/apt-install.sh"
 SSHD_CONFIG=/etc/ssh/sshd_config.caesar-local
 SSHD_LOG=/var/log/caesar-local-sshd.log
 DB_NAME=slurm_acct_db
@@ -215,7 +217,7 @@ stop_daemon() {
 
 # ----------------------------------------------------------------------------- up, in steps
 install_packages() {
-  local missing=() p created_policy=0
+  local missing=() p
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
@@ -224,20 +226,7 @@ install_packages() {
     return 0
   fi
   log "installing: ${missing[*]}"
-  # keep the packages' postinst scripts from starting munge/mariadb/sshd: we start them by hand
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    created_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-           -o DPkg::Lock::Timeout=600 "${missing[@]}"; } >/tmp/local-cluster-apt.log 2>&1; then
-    [ $created_policy = 0 ] || rm -f /usr/sbin/policy-rc.d
-    tail -n 20 /tmp/local-cluster-apt.log >&2
-    die "apt-get failed (full log: /tmp/local-cluster-apt.log)"
-  fi
-  [ $created_policy = 0 ] || rm -f /usr/sbin/policy-rc.d
+  apt_install_no_start /tmp/local-cluster-apt.log "${missing[@]}" || die "could not install ${missing[*]}"
   changed "installed ${missing[*]}"
 }
 

@@ -21,6 +21,9 @@ set -Eeuo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 
+# shellcheck source=lib/apt-install.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
+
 STATE_DIR=${CAESAR_POSTGRES_STATE_DIR:-/var/lib/caesar-gateway/postgres}
 PORT=${CAESAR_POSTGRES_PORT:-5433}
 DATA=$STATE_DIR/data
@@ -53,21 +56,8 @@ install_packages() {
     return 0
   fi
   log "installing postgresql"
-  local created_policy=0
-  # keep the package's postinst from starting Debian's default cluster: this script starts its own
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    created_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-           -o DPkg::Lock::Timeout=600 postgresql; } >/tmp/caesar-postgres-apt.log 2>&1; then
-    [ $created_policy = 0 ] || rm -f /usr/sbin/policy-rc.d
-    tail -n 20 /tmp/caesar-postgres-apt.log >&2
-    die "apt-get failed (full log: /tmp/caesar-postgres-apt.log)"
-  fi
-  [ $created_policy = 0 ] || rm -f /usr/sbin/policy-rc.d
+  # Debian's default cluster stays stopped: this script starts a cluster of its own
+  apt_install_no_start /tmp/caesar-postgres-apt.log postgresql || die "could not install postgresql"
   log "installed postgresql"
 }
 
