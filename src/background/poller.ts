@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config.ts';
 import type { JobRow } from '../db/rows.ts';
 import type { JobRepository } from '../jobs/jobRepository.ts';
 import { decideVerdict } from '../jobs/slurmVerdict.ts';
+import type { JobPatch } from '../jobs/jobRepository.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { asError } from '../remote/errors.ts';
 
@@ -29,6 +30,11 @@ export function pollIntervalSeconds(active: readonly JobRow[], now: Date, poll: 
     job.state !== 'PENDING' || job.final_seen_at || job.missing_since
     || (now.getTime() - Date.parse(job.created_at)) / 1000 < poll.longPendingSeconds);
   return busy ? 0 : poll.slowPollSeconds;
+}
+
+function changedFields(job: JobRow, patch: JobPatch): JobPatch | undefined {
+  const changes = Object.fromEntries(Object.entries(patch).filter(([key, value]) => job[key as keyof JobRow] !== value));
+  return Object.keys(changes).length > 0 ? changes : undefined;
 }
 
 export class Poller {
@@ -69,7 +75,9 @@ export class Poller {
       });
       if (!verdict) continue;
       if (verdict.state === job.state) {
-        await jobs.patch(job.id, { ...verdict.patch, status: verdict.status });
+        // Most jobs are unchanged from one cycle to the next: write only what differs.
+        const changes = changedFields(job, { ...verdict.patch, status: verdict.status });
+        if (changes) await jobs.patch(job.id, changes);
       } else if (await jobs.transition(job, verdict.state, verdict.status, verdict.patch)) {
         logger.info({ job: job.id, slurmJobId: id, from: job.state, to: verdict.state, slurmState: verdict.patch.slurm_state }, 'job state changed');
         if (['SUCCESS', 'FAILURE', 'TIMED-OUT', 'CANCELED', 'CLEARED'].includes(verdict.state)) finished += 1;
