@@ -91,7 +91,7 @@ async function run(): Promise<BenchmarkBody> {
       `The gateway was configured as shipped: poll.idChunkSize = ${cfg.idChunkSize}: up to that many jobs, squeue and sacct are asked by id; ` +
       'beyond it, by user and start time; either way one squeue and one sacct per cycle (run in parallel).',
       'The cycle duration covers what `Poller.pollCluster` does: read the active jobs, squeue + sacct over the gateway\'s SSH connection, ' +
-      'decide each job\'s verdict and write it to SQLite (one UPDATE per job). The baseline is `sacct -X --noheader --parsable2 -j <all ids>` ' +
+      'decide each job\'s verdict and write to SQLite the rows whose Slurm view changed. The baseline is `sacct -X --noheader --parsable2 -j <all ids>` ' +
       'over an already-open ssh2 connection from the benchmark process (same sshd, same user).',
       `Creating ${largest} held jobs (${HOLD_LOOPS} parallel \`sbatch -H\` loops on the cluster) took ${fmt(holdSeconds)} s; they are cancelled by id afterwards.`,
     );
