@@ -2,7 +2,9 @@
 // connections (autocannon), against a bare Koa handler returning the same JSON, and the number
 // of Slurm commands the reads caused (the gateway answers from its database).
 import os from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
+import { DEFAULT_STATUS_CACHE_MS } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { JobRepository } from '../src/jobs/jobRepository.ts';
 import { ApiClient } from './lib/api.ts';
@@ -86,6 +88,15 @@ async function run(): Promise<BenchmarkBody> {
       if (rep % 2 === 0) { g.push(await load(target, settings.seconds)); b.push(await load(baseline, settings.seconds)); } else { b.push(await load(baseline, settings.seconds)); g.push(await load(target, settings.seconds)); }
     }
     const commands = await gateway.slurmCommandCount() - commandsBefore;
+    // Diagnostic: every read from the database. A second gateway on the same SQLite file with its
+    // status cache off (what each read costs when the job changed since it was last read).
+    const uncachedGateway = await startGatewayProcess(cleanup, {
+      cluster: { sfinderExecutable: '/bin/true' }, config: { statusCacheMs: 0 },
+      env: { CAESAR_GATEWAY_DATA_DIR: path.dirname(gateway.databaseFile) },
+    });
+    const uncachedTarget = { url: new ApiClient(uncachedGateway.base).url(`/job/${jobId}/status`), pid: uncachedGateway.pid };
+    await load(uncachedTarget, 1);
+    const uncached = await load(uncachedTarget, settings.seconds);
     const ceiling = await databaseCeiling(gateway.databaseFile, jobId, settings.seconds);
     const failures = [...g, ...b].reduce((sum, l) => sum + l.failures, 0);
     const reps = `${settings.reps} × ${settings.seconds} s, alternating`;
@@ -95,6 +106,8 @@ async function run(): Promise<BenchmarkBody> {
         `The gateway runs as a child process; one of its jobs has finished and its output is collected, so nothing is left for it to ask Slurm. ` +
         `autocannon (in the benchmark process) sends \`GET /job/<id>/status\` over ${settings.connections} keep-alive connections for ${settings.seconds} s, ` +
         `then the same load goes to the bare Koa server, alternating, after a 1 s warm-up of each. Requests/s counts 2xx answers over the run's duration. ` +
+        `The gateway runs as shipped, so its status cache (statusCacheMs ${DEFAULT_STATUS_CACHE_MS} ms; dropped whenever the gateway changes the job) answers most reads; ` +
+        'the diagnostic row shows the same load on a second gateway process reading the same database file with the cache off. ' +
         'Slurm commands are read from the gateway\'s /metrics (caesar_slurm_commands_total) before the first and after the last run. ' +
         `Both servers and autocannon share the machine's ${os.availableParallelism()} cores.`,
       ],
@@ -103,6 +116,8 @@ async function run(): Promise<BenchmarkBody> {
           { target: 'ratio ≥ 0.5', check: (_g, r) => r !== undefined && r >= 0.5, repetitions: reps }),
         figure('latency p50, ms', g.map((l) => l.p50), b.map((l) => l.p50), { repetitions: reps }),
         figure('latency p99, ms', g.map((l) => l.p99), b.map((l) => l.p99), { repetitions: reps }),
+        figure('diagnostic: requests/s with the status cache off (statusCacheMs 0)', [uncached.rps], b.map((l) => l.rps),
+          { repetitions: `1 × ${settings.seconds} s, after the runs above` }),
         figure('server CPU during the run, cores (diagnostic)', g.map((l) => l.cores), b.map((l) => l.cores), { repetitions: reps }),
         figure('Slurm commands caused by all the status reads', [commands], undefined,
           { target: '0', check: (s) => s.max === 0, repetitions: `${fmt(g.reduce((sum, l) => sum + l.rps * settings.seconds, 0))} requests` }),

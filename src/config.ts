@@ -8,6 +8,9 @@ import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
 
+/** Exported for the status benchmark's description. */
+export const DEFAULT_STATUS_CACHE_MS = 1000;
+
 const partitionSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'partition names are letters, digits, _ . -'),
   maxTimeMinutes: positiveInt.optional(),
@@ -83,6 +86,11 @@ const configSchema = z.object({
   dataDir: z.string().default('var'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   maxUploadBytes: positiveInt.default(4 * 1024 ** 3),
+  /**
+   * How long a job's status may be answered from memory. This process's own writes show at once;
+   * this bounds how late another instance's writes (a shared PostgreSQL) show. 0: always read.
+   */
+  statusCacheMs: z.number().int().min(0).max(60_000).default(DEFAULT_STATUS_CACHE_MS),
   poll: z.object({
     /** node-cron schedule of the status poller (seconds field supported). */
     schedule: z.string().default('*/2 * * * * *'),
@@ -149,6 +157,7 @@ const envOverrides: Record<string, (value: string, raw: Record<string, unknown>)
   CAESAR_GATEWAY_DATA_DIR: (v, raw) => { raw.dataDir = v; },
   CAESAR_GATEWAY_LOG_LEVEL: (v, raw) => { raw.logLevel = v; },
   CAESAR_GATEWAY_MAX_UPLOAD_BYTES: (v, raw) => { raw.maxUploadBytes = Number(v); },
+  CAESAR_GATEWAY_STATUS_CACHE_MS: (v, raw) => { raw.statusCacheMs = Number(v); },
   CAESAR_GATEWAY_POLL_SCHEDULE: (v, raw) => { raw.poll = { ...(raw.poll as object), schedule: v }; },
   LOCAL_CLUSTER_CONNECTION: (v, raw) => { raw.localClusterConnectionFile = v; },
   CAESAR_GATEWAY_DATABASE_URL: (v, raw) => { raw.database = { ...(raw.database as object), client: 'postgres', url: v }; },

@@ -13,6 +13,7 @@ import { FileRepository } from './files/fileRepository.ts';
 import { FileService } from './files/fileService.ts';
 import { createApp } from './http/app.ts';
 import { trackRequests, type RequestTracker } from './http/drain.ts';
+import { JobStatusCache } from './jobs/jobStatusCache.ts';
 import { JobRepository } from './jobs/jobRepository.ts';
 import { JobService } from './jobs/jobService.ts';
 import { JobQueries } from './jobs/jobQueries.ts';
@@ -75,7 +76,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const db = await openDatabase(config.database);
   const tempDir = path.join(config.dataDir, 'tmp');
   await mkdir(tempDir, { recursive: true });
-  const jobs = new JobRepository(db);
+  const jobs = new JobRepository(db, new JobStatusCache({ maxAgeMs: config.statusCacheMs }));
   const files = new FileRepository(db);
   const lease = new ClusterLease({ db, ttlSeconds: config.poll.leaseSeconds, logger });
   // Configured clusters plus users' own SSH identities on them: each is polled on its own.
@@ -92,7 +93,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const collector = new OutputCollector({
     jobs, clusters, schedulers, outputDir: path.join(config.dataDir, 'outputs'), logger, crash, ...config.outputs,
   });
-  const retention = new Retention({ db, clusters, schedulers, retention: config.retention, logger });
+  const retention = new Retention({ db, jobs, clusters, schedulers, retention: config.retention, logger });
   // Work started outside a cycle (collections, retention): shutdown waits for it.
   const background = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {

@@ -5,12 +5,15 @@ import type { Logger } from 'pino';
 import type { ClusterConfig, GatewayConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { FileRow, JobRow } from '../db/rows.ts';
+import type { JobRepository } from '../jobs/jobRepository.ts';
 import { remoteJobDir } from '../jobs/submitter.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { asError } from '../remote/errors.ts';
 
 export interface RetentionDeps {
   db: Database;
+  /** Job writes go through the repository, which keeps the status cache coherent. */
+  jobs: JobRepository;
   clusters: Map<string, ClusterConfig>;
   schedulers: Map<string, Scheduler>;
   retention: GatewayConfig['retention'];
@@ -51,7 +54,7 @@ export class Retention {
         if (config && submitted.length) await this.deps.schedulers.get(cluster)!.removePaths(submitted.map((j) => remoteJobDir(config, j.id)));
         for (const job of jobs) {
           if (job.output_path) await rm(job.output_path, { force: true });
-          await db('jobs').where({ id: job.id }).update({ output_phase: 'expired', output_path: null, updated_at: new Date().toISOString() });
+          await this.deps.jobs.patch(job.id, { output_phase: 'expired', output_path: null });
           report.jobOutputsRemoved += 1;
         }
       } catch (err) {

@@ -35,8 +35,8 @@ export function createApp(deps: HttpDeps): Koa {
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(errorHandler);
   app.use(async (ctx, next) => {
-    // Multipart is parsed by the upload route alone, straight to disk.
-    if (ctx.is('multipart/form-data')) await next();
+    // Multipart is parsed by the upload route alone, straight to disk; GET/HEAD carry no body.
+    if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.is('multipart/form-data')) await next();
     else await parseJson(ctx, next);
   });
   // Everything under the API prefix needs a caller, except the API's own description.

@@ -25,8 +25,12 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
     const started = process.hrtime.bigint();
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const log = logger.child({ requestId });
-    Object.assign(ctx.state, { requestId, log } satisfies RequestState);
+    // The child logger is made only when something logs during the request: most requests log
+    // just the completion line below, and a child per request is a measurable share of a status read.
+    let log: Logger | undefined;
+    const requestLogger = () => (log ??= logger.child({ requestId }));
+    ctx.state.requestId = requestId;
+    Object.defineProperty(ctx.state, 'log', { get: requestLogger, enumerable: true });
     ctx.set('X-Request-Id', requestId);
     // Logged when the response is over (a download's last byte, or the client gone), so `ms`
     // covers streaming too.
@@ -38,8 +42,8 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
       metrics.httpRequests.inc({ method: ctx.method, route, status: String(status) });
       metrics.httpDuration.observe({ method: ctx.method, route }, seconds);
       const fields = { method: ctx.method, route, path: ctx.path, status, ms: Math.round(seconds * 1e4) / 10 };
-      if (ctx.res.writableFinished) log.info(fields, 'request completed');
-      else log.warn(fields, 'request aborted before the response was complete');
+      if (ctx.res.writableFinished) logger.info({ requestId, ...fields }, 'request completed');
+      else requestLogger().warn(fields, 'request aborted before the response was complete');
     });
     await next();
   };

@@ -1,7 +1,9 @@
 // Database access for jobs and their history. State changes go through transition(), which
-// refuses to leave a final state and records every change as a job event.
+// refuses to leave a final state and records every change as a job event. Every write to an
+// existing job goes through here, after which the job's cached status is forgotten.
 import type { Database } from '../db/database.ts';
 import type { JobEventRow, JobRow } from '../db/rows.ts';
+import { JobStatusCache, type JobStatusSnapshot } from './jobStatusCache.ts';
 import { isFinal, type JobState } from './states.ts';
 
 export type JobPatch = Partial<Omit<JobRow, 'id' | 'owner' | 'created_at'>>;
@@ -9,7 +11,10 @@ export type JobPatch = Partial<Omit<JobRow, 'id' | 'owner' | 'created_at'>>;
 const now = () => new Date().toISOString();
 
 export class JobRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly statusCache = new JobStatusCache({ maxAgeMs: 0 }),
+  ) {}
 
   /**
    * Persist a new job with its first history event and, for a request that carried an
@@ -52,14 +57,25 @@ export class JobRepository {
     return this.db<JobEventRow>('job_events').where({ job_id: jobId }).orderBy('id', 'asc');
   }
 
+  /** A job with its history, for status reads: served from the status cache when it is fresh. */
+  async statusOf(owner: string | null, id: string): Promise<JobStatusSnapshot | undefined> {
+    const snapshot = await this.statusCache.read(id, async () => {
+      const job = await this.find(id);
+      return job && { job, events: await this.events(id) };
+    });
+    return snapshot && (owner === null || snapshot.job.owner === owner) ? snapshot : undefined;
+  }
+
   /** Plain field update that does not change the state (Slurm details, phases). */
   async patch(id: string, patch: JobPatch): Promise<void> {
     await this.db('jobs').where({ id }).update({ ...patch, updated_at: now() });
+    this.statusCache.forget(id);
   }
 
   /** Compare-and-set on the submission phase: only one worker may move a job forward. */
   async claimPhase(id: string, from: JobRow['submit_phase'], to: JobRow['submit_phase'], patch: JobPatch = {}): Promise<boolean> {
     const changed = await this.db('jobs').where({ id, submit_phase: from }).update({ ...patch, submit_phase: to, updated_at: now() });
+    this.statusCache.forget(id);
     return changed === 1;
   }
 
@@ -67,7 +83,8 @@ export class JobRepository {
   async transition(job: Pick<JobRow, 'id' | 'state' | 'slurm_job_id'>, to: JobState, status: string, patch: JobPatch = {}): Promise<boolean> {
     if (isFinal(job.state)) return false;
     const at = now();
-    return this.db.transaction(async (trx) => {
+    // Forgotten after the commit, not before: a read between the two would cache the old row.
+    const moved = await this.db.transaction(async (trx) => {
       const finalFields = isFinal(to) ? { finished_at: at, output_phase: job.slurm_job_id ? 'pending' : 'none' } : {};
       const changed = await trx('jobs').where({ id: job.id, state: job.state })
         .update({ ...finalFields, ...patch, state: to, status, updated_at: at });
@@ -77,6 +94,8 @@ export class JobRepository {
       }
       return true;
     });
+    this.statusCache.forget(job.id);
+    return moved;
   }
 
   async withSubmitPhase(cluster: string, phase: JobRow['submit_phase']): Promise<JobRow[]> {

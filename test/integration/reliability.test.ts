@@ -130,7 +130,7 @@ describe('reliability on the local cluster', function () {
       await other.gateway.db('jobs').insert({ ...(await other.gateway.jobs.find(job_id))!, id: '11111111-2222-4333-8444-555555555555', file_id: inUse.uuid, state: 'PENDING', finished_at: null, output_phase: 'none' });
 
       const retention = new Retention({
-        db: other.gateway.db, clusters: new Map([[cluster.name, cluster]]), schedulers: other.gateway.schedulers,
+        db: other.gateway.db, jobs: other.gateway.jobs, clusters: new Map([[cluster.name, cluster]]), schedulers: other.gateway.schedulers,
         retention: { schedule: '', uploadsMaxAgeDays: 7, jobsMaxAgeDays: 7 }, logger: pino({ level: 'silent' }),
         now: () => new Date(Date.now() + 8 * 86_400_000),
       });

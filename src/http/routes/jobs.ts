@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import type { JobRow } from '../../db/rows.ts';
 import { jobRequestSchema } from '../../jobs/jobPlan.ts';
 import type { JobRepository } from '../../jobs/jobRepository.ts';
+import type { JobStatusSnapshot } from '../../jobs/jobStatusCache.ts';
 import type { JobService } from '../../jobs/jobService.ts';
 import { isFinal, JOB_STATES } from '../../jobs/states.ts';
 import { decodeCursor, encodeCursor, type JobQueries } from '../../jobs/jobQueries.ts';
@@ -22,6 +23,8 @@ export interface JobRoutesDeps {
   jobQueries: JobQueries;
   metrics?: GatewayMetrics;
 }
+
+const JOB_ID = /^[0-9a-f-]{36}$/;
 
 export type OwnedJobLookup = (ctx: Context) => Promise<JobRow>;
 
@@ -82,9 +85,11 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   });
 
   router.get('/job/:id/status', async (ctx) => {
-    const job = await ownedJob(deps.jobs, ctx);
-    const history = (await deps.jobs.events(job.id)).map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason }));
-    ctx.body = { ...jobView(job), history };
+    const id = routeParam(ctx, 'id');
+    const found = JOB_ID.test(id) ? await deps.jobs.statusOf(scopeOf(ctx), id) : undefined;
+    if (!found) throw notFound(`Job ${id} not found`);
+    ctx.type = 'application/json';
+    ctx.body = renderedStatus(found);
   });
 
   router.get('/job/:id/output', async (ctx) => {
@@ -115,13 +120,26 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   return router;
 }
 
+/** Status bodies by snapshot: a snapshot served from the status cache is rendered once. */
+const renderedStatuses = new WeakMap<JobStatusSnapshot, string>();
+
+function renderedStatus(snapshot: JobStatusSnapshot): string {
+  let body = renderedStatuses.get(snapshot);
+  if (body === undefined) {
+    const history = snapshot.events.map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason }));
+    body = JSON.stringify({ ...jobView(snapshot.job), history });
+    renderedStatuses.set(snapshot, body);
+  }
+  return body;
+}
+
 function stringEntries(query: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 export async function ownedJob(jobs: JobRepository, ctx: Context): Promise<JobRow> {
   const id = routeParam(ctx, 'id');
-  const job = /^[0-9a-f-]{36}$/.test(id) ? await jobs.findOwned(scopeOf(ctx), id) : undefined;
+  const job = JOB_ID.test(id) ? await jobs.findOwned(scopeOf(ctx), id) : undefined;
   if (!job) throw notFound(`Job ${id} not found`);
   return job;
 }
