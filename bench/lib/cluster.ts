@@ -105,6 +105,9 @@ export class OpenConnection {
       hostVerifier: (key: Buffer) => key.equals(pinned), readyTimeout: 15_000,
     });
     await ready;
+    // As the gateway does (src/remote/sshConnection.ts): without it, Nagle's algorithm holds
+    // small SSH packets for a delayed ACK and every command pays up to 40 ms.
+    client.setNoDelay(true);
     client.on('error', () => undefined);
     client.once('close', () => { if (this.client === client) this.client = undefined; });
     this.client = client;

@@ -65,7 +65,8 @@ export class SshConnection {
   private connects = 0;
 
   constructor(private readonly options: SshConnectionOptions) {
-    this.channels = new Semaphore(options.maxChannels);
+    // One channel is set aside for a resident shell (openResidentChannel).
+    this.channels = new Semaphore(Math.max(1, options.maxChannels - 1));
     this.acceptsHostKey = hostKeyMatcher(options.hostKey);
   }
 
@@ -153,6 +154,14 @@ export class SshConnection {
     });
   }
 
+  /**
+   * Open a long-lived exec channel (a ResidentShell's), outside the per-command budget: it uses
+   * the channel the constructor set aside. It closes with the connection.
+   */
+  async openResidentChannel(command: string): Promise<ClientChannel> {
+    return this.openExec(command);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const client = this.client;
@@ -226,6 +235,9 @@ export class SshConnection {
         this.failures = 0;
         this.connects += 1;
         this.client = client;
+        // Commands and their answers are small packets: with Nagle's algorithm on (ssh2's
+        // default), each can wait for the peer's delayed ACK, adding up to 40 ms per command.
+        client.setNoDelay(true);
         client.on('error', (err: Error) => logger.warn({ cluster: name, err: err.message }, 'ssh connection error'));
         client.once('close', () => {
           if (this.client === client) this.client = undefined;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
 import { RemoteInterruptedError, RemoteUnreachableError } from '../../remote/errors.ts';
+import { ResidentShell } from '../../remote/residentShell.ts';
 import { shellCommand } from '../../remote/quote.ts';
 import {
   prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, sacctByUserArgv, scancelArgv, squeueArgv,
@@ -44,12 +45,16 @@ const OUTCOME_UNKNOWN = /Socket timed out|Operation timed out|Resource temporari
 export class SlurmScheduler implements Scheduler {
   readonly cluster: string;
 
+  /** Already hermetic: the prelude runs once, when the shell starts. */
+  private readonly residentShell: ResidentShell;
+
   constructor(private readonly options: SlurmSchedulerOptions) {
     this.cluster = options.cluster;
+    this.residentShell = new ResidentShell(options.cluster, () => options.ssh.openResidentChannel(remoteScript('exec /bin/sh -s')));
   }
 
   async submit(submission: SubmissionFiles): Promise<string> {
-    const result = await this.run('sbatch', prepareAndSubmitScript(submission));
+    const result = await this.run('sbatch', prepareAndSubmitScript(submission), { resident: true });
     const id = result.code === 0 ? parseSbatchJobId(result.stdout) : undefined;
     if (id) return id;
     const message = firstLine(result.stderr) || `sbatch exited with status ${result.code}`;
@@ -151,15 +156,20 @@ export class SlurmScheduler implements Scheduler {
   }
 
   close(): Promise<void> {
+    this.residentShell.close();
     return this.options.ssh.close();
   }
 
-  private async run(kind: CommandKind, script: string): Promise<ExecResult> {
+  /** `resident`: on the resident shell (submissions, where latency counts) instead of a channel of its own. */
+  private async run(kind: CommandKind, script: string, how: { resident?: boolean } = {}): Promise<ExecResult> {
     await this.options.budget?.take();
     const started = process.hrtime.bigint();
     let ok = false;
     try {
-      const result = await this.options.ssh.exec(remoteScript(script), { timeoutMs: this.options.commandTimeoutMs });
+      const options = { timeoutMs: this.options.commandTimeoutMs };
+      const result = how.resident
+        ? await this.residentShell.run(script, options)
+        : await this.options.ssh.exec(remoteScript(script), options);
       ok = result.code === 0;
       return result;
     } finally {

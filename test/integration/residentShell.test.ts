@@ -1,0 +1,81 @@
+// The resident shell against the real sshd: output split by the markers, isolation between
+// commands, and recovery after a timeout or a killed shell.
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import pino from 'pino';
+import { RemoteInterruptedError, RemoteTimeoutError } from '../../src/remote/errors.ts';
+import { ResidentShell } from '../../src/remote/residentShell.ts';
+import { SshConnection } from '../../src/remote/sshConnection.ts';
+import { remoteScript } from '../../src/scheduler/slurm/commands.ts';
+import { asClusterUser, connection } from '../support/cluster.ts';
+
+const options = { timeoutMs: 10_000 };
+
+describe('ResidentShell on the local cluster', function () {
+  this.timeout(60_000);
+  let ssh: SshConnection;
+  let shell: ResidentShell;
+
+  before(() => {
+    const c = connection();
+    ssh = new SshConnection({
+      name: 'resident-test', host: c.host, port: c.port, username: c.user, privateKey: readFileSync(c.privateKeyPath),
+      hostKey: c.hostKey, maxChannels: 8, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
+    });
+    shell = new ResidentShell('resident-test', () => ssh.openResidentChannel(remoteScript('exec /bin/sh -s')));
+  });
+  after(async () => {
+    shell.close();
+    await ssh.close();
+  });
+
+  const shellPid = async () => (await shell.run('echo $$', options)).stdout.trim();
+
+  it('returns each command\'s stdout, stderr and exit status, and outlives an exit', async () => {
+    const pid = await shellPid();
+    const result = await shell.run('echo out; echo err >&2; exit 3', options);
+    expect(result).to.deep.include({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(await shellPid()).to.equal(pid);
+    expect((await shell.run('printf abc', options)).stdout).to.equal('abc');
+  });
+
+  it('runs every command in its own subshell with no stdin, under the hermetic prelude', async () => {
+    await shell.run('cd /tmp; LEAK=1; export LEAK', options);
+    const after = await shell.run('pwd; echo "${LEAK:-none}"; cat; echo "$LC_ALL $SLURM_TIME_FORMAT"', options);
+    expect(after.stdout.split('\n')).to.deep.equal([`/home/${connection().user}`, 'none', 'C %s', '']);
+  });
+
+  it('answers concurrent callers one after another, each with its own output', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => shell.run(`sleep 0.0${i}; echo ${i}`, options)));
+    expect(results.map((r) => r.stdout)).to.deep.equal(['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
+  });
+
+  it('gives up on a command past its timeout and starts a new shell for the next', async () => {
+    const pid = await shellPid();
+    let error: unknown;
+    await shell.run('sleep 5', { timeoutMs: 300 }).catch((err: unknown) => { error = err; });
+    expect(error).to.be.instanceOf(RemoteTimeoutError);
+    const next = await shellPid();
+    expect(next).to.match(/^\d+$/);
+    expect(next).not.to.equal(pid);
+  });
+
+  it('reports a command as interrupted when its shell dies, then recovers', async () => {
+    const pid = await shellPid();
+    const running = shell.run('sleep 20', options);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await asClusterUser(`kill -9 ${pid}`);
+    let error: unknown;
+    await running.catch((err: unknown) => { error = err; });
+    expect(error).to.be.instanceOf(RemoteInterruptedError);
+    expect((await shell.run('echo again', options)).stdout).to.equal('again\n');
+  });
+
+  it('abandons a command whose output passes the limit', async () => {
+    let error: unknown;
+    await shell.run('head -c 100000 /dev/zero', { timeoutMs: 10_000, maxOutputBytes: 10_000 }).catch((err: unknown) => { error = err; });
+    expect(error).to.be.instanceOf(RemoteInterruptedError);
+    expect((error as Error).message).to.match(/more than 10000 bytes/);
+    expect((await shell.run('echo fine', options)).stdout).to.equal('fine\n');
+  });
+});
