@@ -53,7 +53,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
       const fields = (ctx.request.body ?? {}) as Record<string, unknown>;
       const tag = typeof fields.tag === 'string' && fields.tag !== '' ? fields.tag : undefined;
       const row = await deps.fileService.accept(ownerOf(ctx), {
-        tempPath: file.filepath, originalName: file.originalFilename ?? 'upload.fits', size: file.size, sha256: file.hash ?? '',
+        tempPath: file.filepath, originalName: file.originalFilename ?? 'upload.fits', size: file.size,
       }, tag).catch(rethrowRejection);
       deps.metrics?.bytesUploaded.inc(file.size);
       ctx.body = {
@@ -124,7 +124,7 @@ async function receive(ctx: Context, tempDir: string, maxBytes: number): Promise
     urlencoded: false,
     json: false,
     text: false,
-    formidable: { uploadDir: tempDir, maxFileSize: maxBytes, maxTotalFileSize: maxBytes, maxFiles: 1, hashAlgorithm: 'sha256', allowEmptyFiles: true, minFileSize: 0 },
+    formidable: { uploadDir: tempDir, maxFileSize: maxBytes, maxTotalFileSize: maxBytes, maxFiles: 1, allowEmptyFiles: true, minFileSize: 0 },
   });
   try {
     await parse(ctx, () => Promise.resolve());
