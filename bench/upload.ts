@@ -139,12 +139,12 @@ async function run(): Promise<BenchmarkBody> {
       method: [
         `A ${fmt(file.size / MiB)} MiB FITS file (valid header, float32 image) is generated as a stream of 1 MiB chunks (never held in memory) and sent ` +
         'as `multipart/form-data` with a Content-Length by a Node http client to `POST /upload` of the gateway running as a child process ' +
-        '(`CAESAR_GATEWAY_MAX_UPLOAD_BYTES` above the size). Time: first byte sent → answer received (the file is on disk, checked as FITS, ' +
-        'hashed and recorded). The same stream is piped into `cat > file` for the baseline. ' +
+        '(`CAESAR_GATEWAY_MAX_UPLOAD_BYTES` above the size). Time: first byte sent → answer received (the file is on disk, checked as FITS ' +
+        'and recorded). The same stream is piped into `cat > file` for the baseline. ' +
         `The gateway's RSS is read from /proc/<pid>/status every ${SAMPLE_EVERY_MS} ms, and VmHWM (reset with \`echo 5 > /proc/<pid>/clear_refs\` before each upload) ` +
         'catches a peak between samples; growth = peak − RSS just before the upload. Each uploaded file is deleted through the API afterwards. ' +
         'One 16 MiB upload warms the path up first. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
-        'its own child process) that writes the raw body to a file — no multipart parsing, hashing or FITS check: what Node\'s HTTP path alone costs here.',
+        'its own child process) that writes the raw body to a file — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here.',
       ],
       figures: [
         figure('throughput, MiB/s (higher is better)', g.map((r) => mibps(r.seconds)), c.map(mibps),

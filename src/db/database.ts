@@ -12,6 +12,7 @@ import * as idempotencyKeys from './migrations/003_idempotency_keys.ts';
 import * as clusterLeases from './migrations/004_cluster_leases.ts';
 import * as unboundedTextColumns from './migrations/005_unbounded_text_columns.ts';
 import * as usersAndTokens from './migrations/006_users_and_tokens.ts';
+import * as dropUploadSha256 from './migrations/007_drop_upload_sha256.ts';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 const migrations: Record<string, Migration> = {
@@ -21,9 +22,11 @@ const migrations: Record<string, Migration> = {
   '004_cluster_leases': clusterLeases,
   '005_unbounded_text_columns': unboundedTextColumns,
   '006_users_and_tokens': usersAndTokens,
+  '007_drop_upload_sha256': dropUploadSha256,
 };
 
-const migrationSource: Knex.MigrationSource<string> = {
+/** Exported for tests that roll a migration back and forward again. */
+export const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: () => Promise.resolve(Object.keys(migrations).sort()),
   getMigrationName: (name) => name,
   getMigration: (name) => {

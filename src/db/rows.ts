@@ -9,7 +9,6 @@ export interface FileRow {
   fileext: string;
   format: string;
   size_bytes: number;
-  sha256: string;
   tag: string | null;
   stored_path: string;
   created_at: string;

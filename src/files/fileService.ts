@@ -13,7 +13,6 @@ export interface ReceivedUpload {
   tempPath: string;
   originalName: string;
   size: number;
-  sha256: string;
 }
 
 export class FileRejectedError extends Error {
@@ -41,7 +40,7 @@ export class FileService {
     const ext = path.extname(upload.originalName).replace(/^\./, '').toLowerCase() || 'fits';
     const row: FileRow = {
       id, owner, filename_orig: path.basename(upload.originalName) || `${id}.fits`, fileext: ext, format: 'fits',
-      size_bytes: upload.size, sha256: upload.sha256, tag: tag ?? null, stored_path: storedPath,
+      size_bytes: upload.size, tag: tag ?? null, stored_path: storedPath,
       created_at: new Date().toISOString(),
     };
     try {

@@ -16,7 +16,7 @@ function body(code: string, message: string, details?: unknown): ErrorBody {
   return { status: message, error: { code, message, ...(details === undefined ? {} : { details }) } };
 }
 
-/** Errors from body parsing (co-body, formidable) carry a status of their own. */
+/** Errors from JSON body parsing (co-body) carry a status of their own. */
 function clientStatus(err: unknown): number | undefined {
   const e = err as { status?: unknown; httpCode?: unknown; expose?: unknown };
   const status = typeof e.httpCode === 'number' ? e.httpCode : typeof e.status === 'number' ? e.status : undefined;

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import { isFinal, type JobState } from '../../src/jobs/states.ts';
 import { slurmJobsNamed } from '../support/cluster.ts';
+import { dropUploadHashContract } from '../support/dropUploadHashContract.ts';
 import { startGatewayProcess, type GatewayProcess } from '../support/gatewayProcess.ts';
 import { leaseContract } from '../support/leaseContract.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
@@ -19,6 +20,11 @@ const LEASE_SECONDS = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 leaseContract('PostgreSQL', async () => {
+  const database = await createTestDatabase();
+  return { open: () => openDatabase({ client: 'postgres', url: database.url }), cleanup: () => database.drop() };
+});
+
+dropUploadHashContract('PostgreSQL', async () => {
   const database = await createTestDatabase();
   return { open: () => openDatabase({ client: 'postgres', url: database.url }), cleanup: () => database.drop() };
 });

@@ -4,11 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { koaBody } from 'koa-body';
 import type { FileRow } from '../../db/rows.ts';
 import { FileRejectedError, type FileService } from '../../files/fileService.ts';
 import type { FileRepository } from '../../files/fileRepository.ts';
-import { HttpError, badRequest, notFound } from '../httpError.ts';
+import { HttpError, notFound } from '../httpError.ts';
+import { fileTooLarge, receiveMultipartUpload } from '../multipartUpload.ts';
 import { ownerOf, scopeOf } from '../owner.ts';
 import { parseRange } from '../range.ts';
 import { routeParam } from '../params.ts';
@@ -36,7 +36,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
 
   router.post('/upload', async (ctx) => {
     const declared = Number(ctx.get('content-length') || 0);
-    if (declared > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
+    if (declared > deps.maxUploadBytes) throw fileTooLarge(deps.maxUploadBytes);
     if (!ctx.is('multipart/form-data')) {
       throw new HttpError(415, 'unsupported_media_type', "Send the file as multipart/form-data in a field named 'file'");
     }
@@ -45,17 +45,11 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
     await deps.checkStorage?.(ownerOf(ctx), declared);
     const tempDir = await mkdtemp(path.join(deps.tempDir, 'upload-'));
     try {
-      await receive(ctx, tempDir, deps.maxUploadBytes);
-      const received = ctx.request.files?.file;
-      const file = Array.isArray(received) ? received[0] : received;
-      if (!file) throw badRequest("No file in the request: send it in a multipart field named 'file'");
-      await deps.checkStorage?.(ownerOf(ctx), file.size);
-      const fields = (ctx.request.body ?? {}) as Record<string, unknown>;
-      const tag = typeof fields.tag === 'string' && fields.tag !== '' ? fields.tag : undefined;
-      const row = await deps.fileService.accept(ownerOf(ctx), {
-        tempPath: file.filepath, originalName: file.originalFilename ?? 'upload.fits', size: file.size, sha256: file.hash ?? '',
-      }, tag).catch(rethrowRejection);
-      deps.metrics?.bytesUploaded.inc(file.size);
+      const upload = await receiveMultipartUpload(ctx.req, { tempDir, maxFileBytes: deps.maxUploadBytes });
+      await deps.checkStorage?.(ownerOf(ctx), upload.size);
+      const tag = upload.fields.tag !== '' ? upload.fields.tag : undefined;
+      const row = await deps.fileService.accept(ownerOf(ctx), upload, tag).catch(rethrowRejection);
+      deps.metrics?.bytesUploaded.inc(upload.size);
       ctx.body = {
         uuid: row.id, filename_orig: row.filename_orig, format: row.format, size: Number(row.size_bytes) / 1e6,
         date: row.created_at, tag: row.tag, path: row.stored_path, status: 'File uploaded with success',
@@ -112,27 +106,6 @@ async function ownedFile(files: FileRepository, ctx: Context, uuid: string): Pro
   const file = /^[0-9a-f]{32}$/.test(uuid) ? await files.findOwned(scopeOf(ctx), uuid) : undefined;
   if (!file) throw notFound(`File with uuid ${uuid} not found on the system!`);
   return file;
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'too_large', `File too large: the limit is ${limit} bytes (${(limit / 1024 ** 3).toFixed(2)} GiB)`);
-}
-
-async function receive(ctx: Context, tempDir: string, maxBytes: number): Promise<void> {
-  const parse = koaBody({
-    multipart: true,
-    urlencoded: false,
-    json: false,
-    text: false,
-    formidable: { uploadDir: tempDir, maxFileSize: maxBytes, maxTotalFileSize: maxBytes, maxFiles: 1, hashAlgorithm: 'sha256', allowEmptyFiles: true, minFileSize: 0 },
-  });
-  try {
-    await parse(ctx, () => Promise.resolve());
-  } catch (err) {
-    const code = (err as { httpCode?: number }).httpCode;
-    if (code === 413) throw tooLarge(maxBytes);
-    throw badRequest(`Could not read the upload: ${(err as Error).message}`);
-  }
 }
 
 function rethrowRejection(err: unknown): never {
