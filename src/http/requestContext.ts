@@ -1,17 +1,26 @@
 // Per-request context: a request id (the caller's X-Request-Id when it is a plain token, else a
 // new UUID), echoed in the response and carried by ctx.state.log into every log line of the
-// request; HTTP metrics and one "request completed" line once the response is done. Headers are
+// request; HTTP metrics and one "request completed" line once the response is done (at debug for routine reads, see isRoutineRead). Headers are
 // never logged, so credentials (Authorization) cannot reach the logs.
 import { randomUUID } from 'node:crypto';
+import { Stream } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-export interface RequestState {
-  requestId: string;
-  log: Logger;
+/** ctx.state's first fields. The child logger is made only when something logs during the
+ *  request: most requests log only their completion line, and a child each is a measurable
+ *  share of a status read. */
+export class RequestState {
+  private child: Logger | undefined;
+
+  constructor(readonly requestId: string, private readonly base: Logger) {}
+
+  get log(): Logger {
+    return (this.child ??= this.base.child({ requestId: this.requestId }));
+  }
 }
 
 /** The request's logger (with its requestId), or the fallback outside a request. */
@@ -25,12 +34,8 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
     const started = process.hrtime.bigint();
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    // The child logger is made only when something logs during the request: most requests log
-    // just the completion line below, and a child per request is a measurable share of a status read.
-    let log: Logger | undefined;
-    const requestLogger = () => (log ??= logger.child({ requestId }));
-    ctx.state.requestId = requestId;
-    Object.defineProperty(ctx.state, 'log', { get: requestLogger, enumerable: true });
+    const state = new RequestState(requestId, logger);
+    ctx.state = state;
     ctx.set('X-Request-Id', requestId);
     // Logged when the response is over (a download's last byte, or the client gone), so `ms`
     // covers streaming too.
@@ -39,12 +44,21 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = ctx.status;
-      metrics.httpRequests.inc({ method: ctx.method, route, status: String(status) });
-      metrics.httpDuration.observe({ method: ctx.method, route }, seconds);
+      metrics.observeHttp(ctx.method, route, status, seconds);
       const fields = { method: ctx.method, route, path: ctx.path, status, ms: Math.round(seconds * 1e4) / 10 };
-      if (ctx.res.writableFinished) logger.info({ requestId, ...fields }, 'request completed');
-      else requestLogger().warn(fields, 'request aborted before the response was complete');
+      if (!ctx.res.writableFinished) state.log.warn(fields, 'request aborted before the response was complete');
+      else if (isRoutineRead(ctx, seconds)) logger.debug({ requestId, ...fields }, 'request completed');
+      else logger.info({ requestId, ...fields }, 'request completed');
     });
     await next();
   };
+}
+
+/**
+ * A quick, successful GET answered with JSON (a status, a list, a description). Campaigns poll
+ * these many times a second and nginx keeps an access log of them, so they are logged at debug;
+ * writes, file transfers, failures and slow requests stay at info.
+ */
+function isRoutineRead(ctx: Context, seconds: number): boolean {
+  return (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.status < 400 && seconds < 1 && !(ctx.body instanceof Stream);
 }

@@ -17,6 +17,20 @@ export class GatewayMetrics {
     labelNames: ['method', 'route'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry],
   });
 
+  /** Label children by method/route/status: looking them up by label object on every request costs more than the counting. */
+  private readonly httpChildren = new Map<string, { count: { inc(): void }; duration: { observe(seconds: number): void } }>();
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let children = this.httpChildren.get(key);
+    if (!children) {
+      children = { count: this.httpRequests.labels(method, route, String(status)), duration: this.httpDuration.labels(method, route) };
+      this.httpChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  }
+
   readonly slurmCommands = new Counter({
     name: 'caesar_slurm_commands_total', help: 'Slurm commands run on clusters, by kind and outcome',
     labelNames: ['cluster', 'kind', 'outcome'] as const, registers: [this.registry],
