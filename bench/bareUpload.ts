@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 
 const file = process.env.BENCH_UPLOAD_FILE ?? '/tmp/bench-bare-upload.bin';
 const server = http.createServer((req, res) => {
-  pipeline(req, createWriteStream(file)).then(
+  // The same 8 MiB write buffer as the gateway's receiver (src/http/multipartUpload.ts).
+  pipeline(req, createWriteStream(file, { highWaterMark: 8 * 1024 * 1024 })).then(
     () => res.end('{"status":"stored"}'),
     (err: Error) => { res.statusCode = 500; res.end(JSON.stringify({ status: err.message })); },
   );

@@ -7,6 +7,10 @@ import { withCleanup, type Cleanup } from './lib/cleanup.ts';
 import {
   BASELINE_SBATCH, BENCH_REMOTE_ROOT, OpenConnection, openBenchConnection, OpenSshClient, cancelJobs, parseJobId, readConnection, repeatIfDaemonAway,
 } from './lib/cluster.ts';
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { ResidentShell } from '../src/remote/residentShell.ts';
+import { SshConnection } from '../src/remote/sshConnection.ts';
 import { prepareAndSubmitScript, remoteScript } from '../src/scheduler/slurm/commands.ts';
 import { tinyFits } from './lib/fits.ts';
 import { benchTempDir, metricSum, startGatewayProcess, type GatewayProcess } from './lib/gateway.ts';
@@ -76,7 +80,7 @@ function breakdown(gateway: GatewayProcess, samples: readonly GatewaySample[], m
   return [
     `Where the gateway's latency goes (medians over ${accept.length} jobs, from its info logs, 1 ms resolution): ` +
     `POST received → job persisted and logged ${m(accept)} ms; persisted → sbatch answered and the id recorded ${m(submit)} ms ` +
-    `(the submitter's pass: DB reads, claim, the remote script \`mkdir; ln; printf config; printf script; sbatch\` in one SSH exec, DB write); ` +
+    `(the submitter's pass: DB reads, claim, the remote script \`mkdir; ln; printf config; printf script; sbatch\` on the gateway's resident cluster shell, DB write); ` +
     `id recorded → seen by the client's ${settings.statusPollMs} ms status polling ${m(detect)} ms. ` +
     `The gateway's own sbatch command (its whole remote script over its open connection) took ${fmt((sbatchSum / Math.max(1, sbatchCount)) * 1000)} ms on average ` +
     `(caesar_slurm_command_duration_seconds, ${sbatchCount} commands including the warm-up).`,
@@ -84,10 +88,11 @@ function breakdown(gateway: GatewayProcess, samples: readonly GatewaySample[], m
 }
 
 /**
- * Diagnostic: the gateway's remote command rebuilt from src (the same prelude and script
- * builders) with the files of one of its real job directories, timed over the benchmark's open
- * connection in growing pieces — next to an exec of `true` (the cost of any command on a channel)
- * and a bare sbatch, interleaved — to show where the sbatch step's time goes on the cluster.
+ * Diagnostic: the gateway's remote command rebuilt from src (its script builder, its SSH
+ * connection class and its resident shell) with the files of one of its real job directories,
+ * timed in growing pieces on a resident shell of the benchmark's own — next to an exec of `true`
+ * (the cost of any command on a new channel) and a bare sbatch on a new channel (baseline (b)),
+ * interleaved — to show where the sbatch step's time goes on the cluster.
  */
 async function remoteCommandCost(open: OpenConnection, sampleJobDir: string, rounds: number, slurmIds: Set<string>): Promise<string> {
   const names = (await open.check(`cd ${sampleJobDir} && ls -1`)).split('\n').filter((n) => n === 'job.sbatch' || /^config_.*\.cfg$/.test(n));
@@ -98,28 +103,45 @@ async function remoteCommandCost(open: OpenConnection, sampleJobDir: string, rou
     const [name, target] = line.split('\t');
     if (name && target) links[name] = target;
   }
-  const pieces: Array<{ label: string; command: (i: number) => string; submits: boolean }> = [
-    { label: '`true` (any command on a channel)', command: () => 'true', submits: false },
-    { label: 'bare `sbatch --wrap=true`', command: () => BASELINE_SBATCH, submits: true },
-    { label: 'the `/bin/sh -c` hermetic prelude alone (`unset …; for v in $(env | sed …)`)', command: () => remoteScript('true'), submits: false },
-    { label: '+ mkdir/cd/ln/printf of the job files', command: (i) => remoteScript(jobScript(i).slice(0, jobScript(i).lastIndexOf(' && '))), submits: false },
-    { label: '+ sbatch of the job script (the whole command)', command: (i) => remoteScript(jobScript(i)), submits: true },
+  const conn = readConnection();
+  const ssh = new SshConnection({
+    name: 'bench-diagnostic', host: conn.host, port: conn.port, username: conn.user, privateKey: readFileSync(conn.privateKeyPath),
+    hostKey: conn.hostKey, maxChannels: 8, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
+  });
+  const shell = new ResidentShell('bench-diagnostic', () => ssh.openResidentChannel(remoteScript('exec /bin/sh -s')));
+  const onShell = async (script: string) => {
+    const result = await shell.run(script, { timeoutMs: 60_000 });
+    if (result.code !== 0) throw new Error(`resident shell: exit ${result.code}: ${result.stderr}`);
+    return result.stdout.trim();
+  };
+  const pieces: Array<{ label: string; run: (i: number) => Promise<string>; submits: boolean }> = [
+    { label: '`true` on a new channel', run: () => open.check('true'), submits: false },
+    { label: 'bare `sbatch --wrap=true` on a new channel (baseline (b))', run: () => open.check(BASELINE_SBATCH), submits: true },
+    { label: '`true` on the resident shell', run: () => onShell('true'), submits: false },
+    { label: 'the job files (mkdir/cd/ln/printf) on the resident shell', run: (i) => onShell(jobScript(i).slice(0, jobScript(i).lastIndexOf(' && '))), submits: false },
+    { label: 'the whole submission (files + sbatch of the job script) on the resident shell', run: (i) => onShell(jobScript(i)), submits: true },
   ];
   function jobScript(i: number): string {
     return prepareAndSubmitScript({ jobDir: `${BENCH_REMOTE_ROOT}/diagnostic/${i}`, files, links, scriptName: 'job.sbatch', jobName: 'bench-diagnostic' });
   }
   const times = pieces.map(() => [] as number[]);
-  for (let i = 0; i < rounds; i += 1) {
-    for (const [k, piece] of pieces.entries()) {
-      const started = nowMs();
-      const out = await open.check(piece.command(i));
-      times[k]!.push(nowMs() - started);
-      if (piece.submits) slurmIds.add(parseJobId(out));
+  try {
+    await onShell('true'); // start the shell: not counted, like the gateway's warm-up
+    for (let i = 0; i < rounds; i += 1) {
+      for (const [k, piece] of pieces.entries()) {
+        const started = nowMs();
+        const out = await piece.run(i);
+        times[k]!.push(nowMs() - started);
+        if (piece.submits) slurmIds.add(parseJobId(out));
+      }
     }
+  } finally {
+    shell.close();
+    await ssh.close();
   }
   const parts = pieces.map((piece, k) => `${piece.label} ${fmt(summarize(times[k]!).median)} ms`);
-  return `The gateway's remote sbatch command, rebuilt with src's own builders (\`remoteScript(prepareAndSubmitScript(…))\` with one of its jobs' ` +
-    `${Object.keys(files).length} files, ${Object.values(files).reduce((n, f) => n + f.length, 0)} bytes), run over the benchmark's open connection ` +
+  return `The gateway's remote sbatch command, rebuilt with src's own builders (\`prepareAndSubmitScript(…)\` on a \`ResidentShell\`, with one of its jobs' ` +
+    `${Object.keys(files).length} files, ${Object.values(files).reduce((n, f) => n + f.length, 0)} bytes), next to commands on new channels of the benchmark's open connection ` +
     `(medians of ${rounds} interleaved rounds): ${parts.join('; ')}.`;
 }
 
