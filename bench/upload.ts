@@ -144,7 +144,7 @@ async function run(): Promise<BenchmarkBody> {
         `The gateway's RSS is read from /proc/<pid>/status every ${SAMPLE_EVERY_MS} ms, and VmHWM (reset with \`echo 5 > /proc/<pid>/clear_refs\` before each upload) ` +
         'catches a peak between samples; growth = peak − RSS just before the upload. Each uploaded file is deleted through the API afterwards. ' +
         'One 16 MiB upload warms the path up first. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
-        'its own child process) that writes the raw body to a file — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here.',
+        'its own child process) that writes the raw body to a file through the same 8 MiB write buffer — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here.',
       ],
       figures: [
         figure('throughput, MiB/s (higher is better)', g.map((r) => mibps(r.seconds)), c.map(mibps),
