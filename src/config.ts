@@ -98,6 +98,8 @@ const configSchema = z.object({
     missingGraceSeconds: positiveInt.default(600),
     /** squeue may report an end before sacct records it; wait this long for sacct's exit code. */
     accountingLagSeconds: positiveInt.default(30),
+    /** ...and ask again this soon within the same cycle, once (0: wait for the next cycle). */
+    accountingRecheckMs: z.number().int().min(0).max(10_000).default(750),
     /** sacct hangs on some sites past ~200 ids: beyond this many jobs, ask by user and start time. */
     idChunkSize: positiveInt.default(200),
     /** Lease on a cluster's polling (one gateway at a time); a dead holder's lease lapses after this. */

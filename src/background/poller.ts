@@ -42,12 +42,26 @@ export class Poller {
 
   constructor(private readonly deps: PollerDeps) {}
 
-  /** Poll now if the cluster is due (or `force`); returns whether Slurm was asked. */
-  async pollCluster(cluster: string, options: { force?: boolean } = {}): Promise<boolean> {
+  /**
+   * Poll now if the cluster is due (or `force`); returns whether Slurm was asked. When squeue
+   * showed a job's end before sacct recorded it, the cluster is asked once more after
+   * `poll.accountingRecheckMs` instead of at the next cycle (sacct usually follows within a
+   * second): the final state shows about a cycle earlier, for two more commands per job end.
+   */
+  async pollCluster(cluster: string, options: { force?: boolean; recheck?: boolean } = {}): Promise<boolean> {
+    const waiting = await this.pollOnce(cluster, options);
+    if (waiting === 0 || options.recheck === false || this.deps.poll.accountingRecheckMs === 0) return waiting !== undefined;
+    await new Promise((resolve) => setTimeout(resolve, this.deps.poll.accountingRecheckMs));
+    await this.pollOnce(cluster, { force: true });
+    return true;
+  }
+
+  /** One poll; undefined when Slurm was not asked, else how many jobs wait for accounting. */
+  private async pollOnce(cluster: string, options: { force?: boolean }): Promise<number | undefined> {
     const { jobs, logger } = this.deps;
     const active = await jobs.active(cluster);
-    if (active.length === 0) return false;
-    if (!options.force && Date.now() < (this.nextPollAt.get(cluster) ?? 0)) return false;
+    if (active.length === 0) return undefined;
+    if (!options.force && Date.now() < (this.nextPollAt.get(cluster) ?? 0)) return undefined;
     const started = process.hrtime.bigint();
     const scheduler = this.deps.schedulers.get(cluster)!;
     let snapshot;
@@ -58,10 +72,11 @@ export class Poller {
     } catch (err) {
       // No answer is no information: nothing is changed, the next cycle asks again.
       logger.warn({ cluster, err: asError(err).message }, 'poll skipped: Slurm not reachable');
-      return true;
+      return 0;
     }
     const now = new Date();
     let finished = 0;
+    let waitingForAccounting = 0;
     for (const job of active) {
       const id = job.slurm_job_id!;
       const verdict = decideVerdict({
@@ -74,6 +89,7 @@ export class Poller {
         requeueGraceSeconds: this.deps.poll.requeueGraceSeconds,
       });
       if (!verdict) continue;
+      if (verdict.waitingForAccounting) waitingForAccounting += 1;
       if (verdict.state === job.state) {
         // Most jobs are unchanged from one cycle to the next: write only what differs.
         const changes = changedFields(job, { ...verdict.patch, status: verdict.status });
@@ -86,6 +102,6 @@ export class Poller {
     this.deps.observeCycle?.(cluster, Number(process.hrtime.bigint() - started) / 1e9, active.length);
     this.nextPollAt.set(cluster, Date.now() + pollIntervalSeconds(active, now, this.deps.poll) * 1000);
     if (finished > 0) this.deps.onFinished?.(cluster);
-    return true;
+    return waitingForAccounting;
   }
 }

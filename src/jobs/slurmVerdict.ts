@@ -25,6 +25,8 @@ export interface Verdict {
   state: JobState;
   status: string;
   patch: JobPatch;
+  /** squeue has shown the end and sacct has not recorded it yet: asking again soon pays off. */
+  waitingForAccounting?: boolean;
 }
 
 const iso = (epoch: number | null) => (epoch ? new Date(epoch * 1000).toISOString() : null);
@@ -114,7 +116,7 @@ export function decideVerdict(input: VerdictInput): Verdict | undefined {
     const waited = secondsSince(firstSeen, now);
     // squeue saw the end before accounting did: give sacct a moment to record the exit code.
     if (chosen.record === live && waited < input.accountingLagSeconds) {
-      return { state: input.job.state, status: `${status}; waiting for accounting`, patch };
+      return { state: input.job.state, status: `${status}; waiting for accounting`, patch, waitingForAccounting: true };
     }
     if (mapped.mayRequeue && waited < input.requeueGraceSeconds) {
       return { state: input.job.state, status: `${status}; waiting in case Slurm requeues it`, patch };

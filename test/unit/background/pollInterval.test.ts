@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { pollIntervalSeconds } from '../../../src/background/poller.ts';
 import type { JobRow } from '../../../src/db/rows.ts';
 
-const poll = { schedule: '', missingGraceSeconds: 600, accountingLagSeconds: 30, idChunkSize: 200, leaseSeconds: 10, requeueGraceSeconds: 60, longPendingSeconds: 600, slowPollSeconds: 30 };
+const poll = { schedule: '', missingGraceSeconds: 600, accountingLagSeconds: 30, accountingRecheckMs: 750, idChunkSize: 200, leaseSeconds: 10, requeueGraceSeconds: 60, longPendingSeconds: 600, slowPollSeconds: 30 };
 const now = new Date('2026-11-30T12:00:00Z');
 const job = (state: JobRow['state'], ageSeconds: number, extra: Partial<JobRow> = {}) =>
   ({ state, created_at: new Date(now.getTime() - ageSeconds * 1000).toISOString(), final_seen_at: null, missing_since: null, ...extra }) as JobRow;

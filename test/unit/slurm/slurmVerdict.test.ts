@@ -133,6 +133,7 @@ describe('slurm/slurmVerdict: squeue shows the end before sacct does', () => {
       const first = decided({ scenario: c.scenario, live: l, accounted: undefined });
       expect(first.state).to.equal('RUNNING');
       expect(first.status).to.equal(`${c.status}; waiting for accounting`);
+      expect(first.waitingForAccounting).to.equal(true);
       expect(first.patch.final_seen_at).to.equal(NOW.toISOString());
       expect(first.patch.slurm_state).to.equal(l.state);
 
@@ -143,6 +144,7 @@ describe('slurm/slurmVerdict: squeue shows the end before sacct does', () => {
 
       const later = decided({ scenario: c.scenario, live: l, accounted: undefined, finalSeenAt: ago(LAG) });
       expect(later.state).to.equal(c.state);
+      expect(later.waitingForAccounting).to.equal(undefined);
       expect(later.status).to.equal(c.status);
       expect(later.patch.exit_code).to.equal(null); // sacct never told
     });
