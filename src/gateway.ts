@@ -160,8 +160,10 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     },
     async stop(options = {}) {
       const graceMs = options.graceMs ?? 25_000;
-      logger.info({ inFlight: requests?.inFlight ?? 0, graceMs }, 'shutdown: no longer accepting connections; waiting for requests in flight');
+      const inFlight = requests?.inFlight ?? 0;
+      // Stop listening first, then say so: a client reacting to the line must find the port closed.
       const drained = requests?.drain(graceMs) ?? Promise.resolve({ forced: 0 });
+      logger.info({ inFlight, graceMs }, 'shutdown: no longer accepting connections; waiting for requests in flight');
       await task?.stop();
       await retentionTask?.stop();
       const { forced } = await drained;

@@ -124,7 +124,11 @@ describe('the gateway process: JSON logs with request ids, graceful shutdown on 
     gateway.child.kill('SIGTERM');
     await gateway.waitFor((l) => l.msg.startsWith('shutdown: no longer accepting'));
     // New connections are refused while the download is still in flight.
-    const refused = await fetch(`${base}/healthz`).then(() => 'answered', (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message);
+    // On a connection of its own: fetch could reuse a keep-alive socket the server has just closed.
+    const refused = await new Promise<string>((resolve) => {
+      http.get(`${base}/healthz`, { agent: false }, (r) => { r.resume(); resolve('answered'); })
+        .on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
+    });
     expect(refused).to.equal('ECONNREFUSED');
     await new Promise((r) => setTimeout(r, 1000));
     expect(gateway.child.exitCode, 'exited while a download was in flight').to.equal(null);
