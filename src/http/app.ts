@@ -9,7 +9,7 @@ import { errorHandler } from './errorHandler.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { appRoutes } from './routes/apps.ts';
 import { fileRoutes, type FileRoutesDeps } from './routes/files.ts';
-import { JOB_STATUS_ROUTE, jobRoutes, jobStatusHandler, ownedJob, type JobRoutesDeps } from './routes/jobs.ts';
+import { JOB_ID_PATTERN, JOB_STATUS_ROUTE, jobRoutes, jobStatusHandler, ownedJob, type JobRoutesDeps } from './routes/jobs.ts';
 import { resultRoutes } from './routes/results.ts';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.ts';
 import { requestContext, requestLog } from './requestContext.ts';
@@ -65,7 +65,7 @@ export function createApp(deps: HttpDeps): Koa {
  * the router, which mounts the same handler (and answers for the OpenAPI document).
  */
 function fastStatusRoute(status: (ctx: Context, id: string) => Promise<void>): Middleware {
-  const path = new RegExp(`^${API_PREFIX.replace(/[.\\/]/g, '\\$&')}/job/([0-9a-f-]{36})/status$`);
+  const path = new RegExp(`^${API_PREFIX.replace(/[.\\/]/g, '\\$&')}/job/(${JOB_ID_PATTERN})/status$`);
   const route = `${API_PREFIX}${JOB_STATUS_ROUTE}`;
   return async (ctx, next) => {
     const id = ctx.method === 'GET' || ctx.method === 'HEAD' ? path.exec(ctx.path)?.[1] : undefined;

@@ -18,6 +18,11 @@ export class RemoteTimeoutError extends RemoteInterruptedError {
   override readonly name: string = 'RemoteTimeoutError';
 }
 
+/** A command as quoted in an error message: long scripts are cut. */
+export function summarizeCommand(command: string): string {
+  return command.length > 120 ? `${command.slice(0, 117)}...` : command;
+}
+
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }

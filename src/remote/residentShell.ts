@@ -8,7 +8,7 @@
 // Any doubt (timeout, lost channel) ends the shell; the next command starts a new one.
 import { randomBytes } from 'node:crypto';
 import type ssh2 from 'ssh2';
-import { RemoteInterruptedError, RemoteTimeoutError } from './errors.ts';
+import { RemoteInterruptedError, RemoteTimeoutError, summarizeCommand } from './errors.ts';
 import type { ExecOptions, ExecResult } from './sshConnection.ts';
 
 type ClientChannel = ssh2.ClientChannel;
@@ -54,7 +54,7 @@ export class ResidentShell {
     const marker = `__caesar_gateway_done_${randomBytes(12).toString('hex')}`;
     return new Promise<ExecResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.abandon(channel, new RemoteTimeoutError(`${this.name}: no answer within ${options.timeoutMs} ms from: ${summarize(script)}`));
+        this.abandon(channel, new RemoteTimeoutError(`${this.name}: no answer within ${options.timeoutMs} ms from: ${summarizeCommand(script)}`));
       }, options.timeoutMs);
       this.pending = {
         marker, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0),
@@ -118,8 +118,4 @@ export class ResidentShell {
     this.pending?.settle(error);
     channel.close();
   }
-}
-
-function summarize(command: string): string {
-  return command.length > 120 ? `${command.slice(0, 117)}...` : command;
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Semaphore } from './semaphore.ts';
 import { hostKeyMatcher, fingerprint } from './hostKey.ts';
 import {
-  HostKeyMismatchError, RemoteInterruptedError, RemoteTimeoutError, RemoteUnreachableError,
+  HostKeyMismatchError, RemoteInterruptedError, RemoteTimeoutError, RemoteUnreachableError, summarizeCommand,
 } from './errors.ts';
 
 const { Client } = ssh2;
@@ -187,7 +187,7 @@ export class SshConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         channel.close();
-        reject(new RemoteTimeoutError(`${this.options.name}: no answer within ${timeoutMs} ms from: ${summarize(command)}`));
+        reject(new RemoteTimeoutError(`${this.options.name}: no answer within ${timeoutMs} ms from: ${summarizeCommand(command)}`));
       }, timeoutMs);
       let exit: { code: number | null; signal: string | null } | undefined;
       // 'exit' carries the status; 'close' comes after all data. If the connection dies first,
@@ -196,7 +196,7 @@ export class SshConnection {
       channel.on('close', () => {
         clearTimeout(timer);
         if (exit) resolve(exit);
-        else reject(new RemoteInterruptedError(`${this.options.name}: connection lost while running: ${summarize(command)}`));
+        else reject(new RemoteInterruptedError(`${this.options.name}: connection lost while running: ${summarizeCommand(command)}`));
       });
     });
   }
@@ -270,9 +270,5 @@ export class SshConnection {
     this.retryNotBefore = Date.now() + base / 2 + Math.random() * (base / 2);
     this.options.logger.warn({ cluster: this.options.name, failures: this.failures, err: error.message }, 'ssh connect failed');
   }
-}
-
-function summarize(command: string): string {
-  return command.length > 120 ? `${command.slice(0, 117)}...` : command;
 }
 

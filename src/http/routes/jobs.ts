@@ -24,7 +24,9 @@ export interface JobRoutesDeps {
   metrics?: GatewayMetrics;
 }
 
-const JOB_ID = /^[0-9a-f-]{36}$/;
+/** A job id as the routes accept it (a UUID); app.ts's fast status route matches the same. */
+export const JOB_ID_PATTERN = '[0-9a-f-]{36}';
+const JOB_ID = new RegExp(`^${JOB_ID_PATTERN}$`);
 
 export type OwnedJobLookup = (ctx: Context) => Promise<JobRow>;
 
