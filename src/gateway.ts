@@ -113,7 +113,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     checkLimits: (owner) => limiter.checkSubmission(owner),
     // Only the lease holder submits: two submitters would each reconcile the other's in-flight
     // sbatch. Accepted elsewhere, the job waits (queued) for the holder's next cycle.
-    onAccepted: (cluster) => { if (lease.holds(cluster)) submitter.kick(cluster); },
+    onAccepted: (job) => { if (lease.holds(job.cluster)) submitter.accepted(job); },
   });
   const fileService = new FileService(files, jobs, path.join(config.dataDir, 'uploads'));
   const jobQueries = new JobQueries(db);

@@ -27,9 +27,16 @@ export class FileRepository {
     await this.db('files').where({ id }).delete();
   }
 
-  async stagedPath(fileId: string, cluster: string): Promise<string | undefined> {
-    const row = await this.db('staged_files').where({ file_id: fileId, cluster }).first<{ remote_path: string } | undefined>();
-    return row?.remote_path;
+  /** A job's input as the submitter needs it, in one query: the file, and where it is already
+   *  staged on the cluster (undefined: not yet). Undefined when the file is gone. */
+  async findForSubmission(owner: string, id: string, cluster: string): Promise<{ file: FileRow; stagedPath: string | undefined } | undefined> {
+    const row = await this.db<FileRow>('files')
+      .leftJoin('staged_files', (on) => on.on('staged_files.file_id', '=', 'files.id').andOnVal('staged_files.cluster', '=', cluster))
+      .where({ 'files.owner': owner, 'files.id': id })
+      .first<(FileRow & { staged_remote_path: string | null }) | undefined>('files.*', 'staged_files.remote_path as staged_remote_path');
+    if (!row) return undefined;
+    const { staged_remote_path: stagedPath, ...file } = row;
+    return { file, stagedPath: stagedPath ?? undefined };
   }
 
   async recordStaged(fileId: string, cluster: string, remotePath: string): Promise<void> {

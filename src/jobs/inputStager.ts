@@ -12,9 +12,10 @@ export class InputStager {
 
   constructor(private readonly files: FileRepository) {}
 
-  async ensureStaged(file: FileRow, cluster: ClusterConfig, scheduler: Scheduler): Promise<string> {
-    const known = await this.files.stagedPath(file.id, cluster.name);
-    if (known) return known;
+  /** `input.stagedPath`: where the database says the file already is on this cluster, if anywhere. */
+  async ensureStaged(input: { file: FileRow; stagedPath: string | undefined }, cluster: ClusterConfig, scheduler: Scheduler): Promise<string> {
+    const { file, stagedPath } = input;
+    if (stagedPath) return stagedPath;
     const key = `${cluster.name}/${file.id}`;
     let transfer = this.transfers.get(key);
     if (!transfer) {

@@ -79,6 +79,20 @@ export class JobRepository {
     return changed === 1;
   }
 
+  /**
+   * 'submitting' → 'submitted' with the Slurm id, answering in the same statement whether the user
+   * asked to cancel meanwhile (undefined: the job was not 'submitting'). A cancel that commits
+   * after this sees the id and cancels in Slurm itself.
+   */
+  async recordSlurmId(id: string, slurmJobId: string, status: string): Promise<{ cancelRequested: boolean } | undefined> {
+    // SQLite answers the boolean as 0/1.
+    const rows: Array<{ cancel_requested: boolean | number }> = await this.db('jobs').where({ id, submit_phase: 'submitting' })
+      .update({ submit_phase: 'submitted', slurm_job_id: slurmJobId, status, last_error: null, updated_at: now() }, ['cancel_requested']);
+    this.statusCache.forget(id);
+    const row = rows[0];
+    return row && { cancelRequested: Boolean(row.cancel_requested) };
+  }
+
   /** Move a job to a new state (recording why) unless it is already final. Returns whether it moved. */
   async transition(job: Pick<JobRow, 'id' | 'state' | 'slurm_job_id'>, to: JobState, status: string, patch: JobPatch = {}): Promise<boolean> {
     if (isFinal(job.state)) return false;

@@ -20,7 +20,8 @@ export interface JobServiceDeps {
   checkLimits(owner: string): Promise<void>;
   templates: { get(name: string): string };
   schedulers: Map<string, Scheduler>;
-  onAccepted(cluster: string): void;
+  /** Called once the job is persisted: hands it to the submitter. */
+  onAccepted(job: JobRow): void;
   logger: Logger;
 }
 
@@ -46,21 +47,18 @@ export class JobService {
 
   /** Accept a job; with an Idempotency-Key, a retry of the same request returns the first job. */
   async submit(owner: string, request: JobRequest, idempotencyKey?: string): Promise<{ job: JobRow; replayed: boolean }> {
-    const { files, jobs, templates } = this.deps;
+    const { jobs, templates } = this.deps;
     const idempotency = idempotencyKey === undefined ? undefined : { key: idempotencyKey, requestHash: requestHash(request) };
     if (idempotency) {
       const earlier = await this.replay(owner, idempotency);
       if (earlier) return { job: earlier, replayed: true };
     }
-    await this.deps.checkLimits(owner);
-    const plan = await planJob(request, {
-      apps: this.deps.apps,
-      clusterNames: this.deps.clusterNames,
-      resolveCluster: (requested) => this.deps.resolveCluster(owner, requested),
-      findInput: async (reference) =>
-        (/^[0-9a-f]{32}$/.test(reference) ? await files.findOwned(owner, reference) : undefined)
-        ?? await files.findOwnedByPath(owner, reference),
-    });
+    // The limit check (two counts) and the plan (validation, one lookup) are independent: run
+    // together, but a limit refusal still wins over a validation error, as when run in turn.
+    const [limits, planned] = await Promise.allSettled([this.deps.checkLimits(owner), this.plan(owner, request)]);
+    if (limits.status === 'rejected') throw limits.reason;
+    if (planned.status === 'rejected') throw planned.reason;
+    const plan = planned.value;
     const id = randomUUID();
     const script = renderJobScript(templates.get(plan.app.template), plan, {
       jobId: id,
@@ -85,8 +83,20 @@ export class JobService {
       return { job: (await this.replay(owner, idempotency!))!, replayed: true };
     }
     this.deps.logger.info({ job: id, owner, cluster: row.cluster, app: row.app }, 'job accepted');
-    this.deps.onAccepted(row.cluster);
+    this.deps.onAccepted(row);
     return { job: row, replayed: false };
+  }
+
+  private plan(owner: string, request: JobRequest): ReturnType<typeof planJob> {
+    const { files } = this.deps;
+    return planJob(request, {
+      apps: this.deps.apps,
+      clusterNames: this.deps.clusterNames,
+      resolveCluster: (requested) => this.deps.resolveCluster(owner, requested),
+      findInput: async (reference) =>
+        (/^[0-9a-f]{32}$/.test(reference) ? await files.findOwned(owner, reference) : undefined)
+        ?? await files.findOwnedByPath(owner, reference),
+    });
   }
 
   private async replay(owner: string, idempotency: { key: string; requestHash: string }): Promise<JobRow | undefined> {

@@ -12,6 +12,7 @@ import type { JobRepository } from './jobRepository.ts';
 import { InputStager } from './inputStager.ts';
 import type { CrashHook } from '../faults.ts';
 import { withoutPaths } from './clientMessage.ts';
+import { Semaphore } from '../remote/semaphore.ts';
 
 export const slurmJobName = (jobId: string): string => `cg-${jobId}`;
 export const remoteJobDir = (cluster: ClusterConfig, jobId: string): string => path.posix.join(cluster.remoteRoot, 'jobs', jobId);
@@ -34,10 +35,39 @@ export class Submitter {
   private readonly again = new Set<string>();
   /** Jobs whose sbatch is in flight in this process: never reconciled from under it. */
   private readonly inFlight = new Set<string>();
+  /** Submissions started on acceptance, outside a pass (see accepted()). */
+  private readonly direct = new Set<Promise<void>>();
+  /** Submissions in flight per cluster, passes and direct ones together. */
+  private readonly slots = new Map<string, Semaphore>();
   private readonly stager: InputStager;
 
   constructor(private readonly deps: SubmitterDeps) {
     this.stager = new InputStager(deps.files);
+  }
+
+  private slotsOf(cluster: string): Semaphore {
+    let slots = this.slots.get(cluster);
+    if (!slots) {
+      slots = new Semaphore(this.deps.concurrency ?? 4);
+      this.slots.set(cluster, slots);
+    }
+    return slots;
+  }
+
+  /**
+   * A job this process has just persisted: submitted at once when a slot is free, which spares
+   * the pass's queue reads (a POST waits for its Slurm id that much less); otherwise the next
+   * pass takes it in order. Both go through the same claim, so it is submitted once either way.
+   */
+  accepted(job: JobRow): void {
+    if (this.slotsOf(job.cluster).inUse >= this.slotsOf(job.cluster).capacity) {
+      this.kick(job.cluster);
+      return;
+    }
+    const work: Promise<void> = this.slotsOf(job.cluster).with(() => this.submitOne(job))
+      .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
+      .finally(() => this.direct.delete(work));
+    this.direct.add(work);
   }
 
   /** Start a pass for the cluster now, or right after the one running. */
@@ -55,9 +85,9 @@ export class Submitter {
     this.running.set(cluster, pass);
   }
 
-  /** Wait for the passes under way (tests, shutdown). */
+  /** Wait for the passes and submissions under way (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all(this.running.values());
+    while (this.running.size > 0 || this.direct.size > 0) await Promise.all([...this.running.values(), ...this.direct]);
   }
 
   async runOnce(clusterName: string): Promise<void> {
@@ -71,12 +101,15 @@ export class Submitter {
     const now = new Date().toISOString();
     const queued = (await jobs.withSubmitPhase(clusterName, 'queued'))
       .filter((job) => !job.next_attempt_at || job.next_attempt_at <= now);
-    const width = this.deps.concurrency ?? 4;
+    const slots = this.slotsOf(clusterName);
     let next = 0;
     const worker = async () => {
-      while (next < queued.length) await this.submitOne(queued[next++]!);
+      while (next < queued.length) {
+        const job = queued[next++]!;
+        await slots.with(() => this.submitOne(job));
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(width, queued.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(slots.capacity, queued.length) }, worker));
   }
 
   private async submitOne(job: JobRow): Promise<void> {
@@ -86,9 +119,9 @@ export class Submitter {
     if (!await jobs.claimPhase(job.id, 'queued', 'submitting', { submit_attempts: job.submit_attempts + 1 })) return;
     this.inFlight.add(job.id);
     try {
-      const file = await this.deps.files.findOwned(job.owner, job.file_id);
-      if (!file) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
-      const remoteInput = await this.stager.ensureStaged(file, cluster, scheduler);
+      const input = await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
+      if (!input) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
+      const remoteInput = await this.stager.ensureStaged(input, cluster, scheduler);
       const resources = JSON.parse(job.resources) as { configFile: string };
       this.deps.crash?.('before-sbatch');
       const slurmId = await scheduler.submit({
@@ -110,12 +143,14 @@ export class Submitter {
 
   private async recordSubmitted(job: JobRow, slurmId: string): Promise<void> {
     const { jobs, logger } = this.deps;
-    await jobs.claimPhase(job.id, 'submitting', 'submitted', {
-      slurm_job_id: slurmId, status: `Job submitted to Slurm as job ${slurmId}`, last_error: null,
-    });
+    const recorded = await jobs.recordSlurmId(job.id, slurmId, `Job submitted to Slurm as job ${slurmId}`);
+    if (!recorded) {
+      // Not 'submitting' any more: another gateway reconciled it meanwhile and recorded the same id.
+      logger.warn({ job: job.id, slurmJobId: slurmId }, 'job was no longer being submitted when its Slurm id came back');
+      return;
+    }
     logger.info({ job: job.id, slurmJobId: slurmId }, 'submitted to Slurm');
-    const fresh = await jobs.find(job.id);
-    if (fresh?.cancel_requested) await this.deps.schedulers.get(job.cluster)!.cancel(slurmId);
+    if (recorded.cancelRequested) await this.deps.schedulers.get(job.cluster)!.cancel(slurmId);
   }
 
   private async handleFailure(job: JobRow, error: Error): Promise<void> {
