@@ -5,12 +5,17 @@
 import type { Database } from '../db/database.ts';
 import type { JobEventRow, JobRow } from '../db/rows.ts';
 import { JobChanges } from './jobChanges.ts';
-import { JobStatusCache, type JobStatusSnapshot } from './jobStatusCache.ts';
+import { JobStatusCache, type JobStatusSnapshot, type StatusEvent } from './jobStatusCache.ts';
 import { isFinal, type JobState } from './states.ts';
 
 export type JobPatch = Partial<Omit<JobRow, 'id' | 'owner' | 'created_at'>>;
 
 const now = () => new Date().toISOString();
+
+/** The history event insert() writes with a new job: its status as accepted. */
+export function firstEvent(row: Pick<JobRow, 'created_at' | 'state'>, reason: string): StatusEvent {
+  return { at: row.created_at, from_state: null, to_state: row.state, reason };
+}
 
 export class JobRepository {
   constructor(
@@ -29,7 +34,7 @@ export class JobRepository {
     try {
       await this.db.transaction(async (trx) => {
         await trx('jobs').insert(row);
-        await trx('job_events').insert({ job_id: row.id, at: row.created_at, from_state: null, to_state: row.state, reason });
+        await trx('job_events').insert({ job_id: row.id, ...firstEvent(row, reason) });
         if (idempotency) {
           await trx('idempotency_keys').insert({
             owner: row.owner, key: idempotency.key, request_hash: idempotency.requestHash, job_id: row.id, created_at: row.created_at,
