@@ -17,11 +17,13 @@ import { ownerOf, scopeOf } from '../owner.ts';
 import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
 import { etagOf, ifNoneMatchHas } from '../etag.ts';
+import { waitForChange, waitMilliseconds, type StatusWaits } from '../statusWait.ts';
 
 export interface JobRoutesDeps {
   jobs: JobRepository;
   jobService: JobService;
   jobQueries: JobQueries;
+  statusWaits: StatusWaits;
   metrics?: GatewayMetrics;
 }
 
@@ -124,15 +126,33 @@ export const JOB_STATUS_ROUTE = '/job/:id/status';
 
 /**
  * GET /job/<id>/status: mounted by the router, and ahead of it by app.ts (see fastStatusRoute
- * there). A plain poll (no If-None-Match) costs what it did before tags: one cached read and a
- * header lookup.
+ * there). A plain poll (no query, no If-None-Match) costs what it did before tags: one cached
+ * read and two header lookups.
  */
-export function jobStatusHandler(deps: Pick<JobRoutesDeps, 'jobs'>) {
+export function jobStatusHandler(deps: Pick<JobRoutesDeps, 'jobs' | 'statusWaits'>) {
   return async (ctx: Context, id: string): Promise<void> => {
-    const found = JOB_ID.test(id) ? await deps.jobs.statusOf(scopeOf(ctx), id) : undefined;
+    const waitMs = ctx.querystring === '' ? undefined : waitMilliseconds(ctx.query.wait);
+    const scope = scopeOf(ctx);
+    // Another user's job is not found: before any waiting, and on every read while waiting.
+    const found = JOB_ID.test(id) ? await deps.jobs.statusOf(scope, id) : undefined;
     if (!found) throw notFound(`Job ${id} not found`);
     const ifNoneMatch = ctx.get('if-none-match');
-    const status = renderedStatus(found);
+    let status = renderedStatus(found);
+    if (waitMs !== undefined) {
+      // With If-None-Match: until the status is not the client's. Without: until it is not the
+      // one found now, answered with 200 either way.
+      const changed = ifNoneMatch
+        ? (s: RenderedStatus) => !ifNoneMatchHas(ifNoneMatch, s.etag)
+        : (s: RenderedStatus) => s.etag !== status.etag;
+      if (!changed(status)) {
+        const latest = await waitForChange(deps.statusWaits, {
+          id, initial: status, timeoutMs: waitMs, changed, req: ctx.req,
+          read: async () => { const again = await deps.jobs.statusOf(scope, id); return again && renderedStatus(again); },
+        });
+        if (!latest) throw notFound(`Job ${id} not found`);
+        status = latest;
+      }
+    }
     ctx.set('ETag', status.etag);
     if (ifNoneMatch && ifNoneMatchHas(ifNoneMatch, status.etag)) {
       ctx.status = 304;
