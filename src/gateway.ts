@@ -14,6 +14,7 @@ import { FileService } from './files/fileService.ts';
 import { createApp } from './http/app.ts';
 import { trackRequests, type RequestTracker } from './http/drain.ts';
 import { JobStatusCache } from './jobs/jobStatusCache.ts';
+import { JobChanges } from './jobs/jobChanges.ts';
 import { JobRepository } from './jobs/jobRepository.ts';
 import { JobService } from './jobs/jobService.ts';
 import { JobQueries } from './jobs/jobQueries.ts';
@@ -38,6 +39,8 @@ export interface Gateway {
   config: GatewayConfig;
   db: Database;
   jobs: JobRepository;
+  /** Tells long-polling status requests that a job was written (and, on stop, to answer now). */
+  jobChanges: JobChanges;
   files: FileRepository;
   metrics: GatewayMetrics;
   submitter: Submitter;
@@ -76,7 +79,8 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const db = await openDatabase(config.database);
   const tempDir = path.join(config.dataDir, 'tmp');
   await mkdir(tempDir, { recursive: true });
-  const jobs = new JobRepository(db, new JobStatusCache({ maxAgeMs: config.statusCacheMs }));
+  const jobChanges = new JobChanges();
+  const jobs = new JobRepository(db, new JobStatusCache({ maxAgeMs: config.statusCacheMs }), jobChanges);
   const files = new FileRepository(db);
   const lease = new ClusterLease({ db, ttlSeconds: config.poll.leaseSeconds, logger });
   // Configured clusters plus users' own SSH identities on them: each is polled on its own.
@@ -120,6 +124,9 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const app = createApp({
     apps, logger, metrics, jobs, jobService, jobQueries, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes, db, schedulers,
     authMode: config.auth.mode, users, checkStorage: (owner, bytes) => limiter.checkStorage(owner, bytes),
+    // Another instance's writes show in the status cache within statusCacheMs: looking again
+    // more often would read the same cached entry.
+    statusWaits: { changes: jobChanges, recheckMs: config.statusCacheMs > 0 ? config.statusCacheMs : 1000, maxWaiters: 10_000 },
   });
 
   const runCycle = async () => {
@@ -139,7 +146,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   let requests: RequestTracker | undefined;
 
   return {
-    config, db, jobs, files, metrics, submitter, poller, collector, lease, retention, schedulers, app, runCycle,
+    config, db, jobs, jobChanges, files, metrics, submitter, poller, collector, lease, retention, schedulers, app, runCycle,
     async listen() {
       // Restart = reconcile: the first cycle picks up queued, half-submitted and uncollected jobs.
       task = cron.schedule(config.poll.schedule, () => {
@@ -163,7 +170,11 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
       const inFlight = requests?.inFlight ?? 0;
       // Stop listening first, then say so: a client reacting to the line must find the port closed.
       const drained = requests?.drain(graceMs) ?? Promise.resolve({ forced: 0 });
-      logger.info({ inFlight, graceMs }, 'shutdown: no longer accepting connections; waiting for requests in flight');
+      // Long-polls answer now with the status as it is, instead of holding the drain for up to a
+      // minute; the database is still open for their last read. After the listener closed, so
+      // that a wait that starts later (a keep-alive connection) sees shuttingDown and does not wait.
+      jobChanges.wakeAll();
+      logger.info({ inFlight, graceMs, longPolls: jobChanges.size }, 'shutdown: no longer accepting connections; waiting for requests in flight');
       await task?.stop();
       await retentionTask?.stop();
       const { forced } = await drained;

@@ -50,7 +50,7 @@ export function createApp(deps: HttpDeps): Koa {
   for (const routes of [fileRoutes(deps), jobRoutes(deps), results, appRoutes(deps.apps)]) {
     api.use(routes.routes());
   }
-  app.use(fastStatusRoute(jobStatusHandler(deps.jobs)));
+  app.use(fastStatusRoute(jobStatusHandler(deps)));
   app.use(api.routes());
   app.use(api.allowedMethods());
   const ops = opsRoutes({ ...deps, apiPrefix: API_PREFIX });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { jobRequestSchema } from '../jobs/jobPlan.ts';
 import { listQuerySchema } from './routes/jobs.ts';
 import { apiSchemas } from './schemas.ts';
+import { MAX_WAIT_SECONDS } from './statusWait.ts';
 
 type Json = Record<string, unknown>;
 type Method = 'get' | 'post' | 'delete';
@@ -44,6 +45,7 @@ interface Operation {
 const notFound = error('no such file or job (or not the caller\'s)');
 const pending = json('JobMessage', 'the job, or the collection of its output, is not finished yet: try again later');
 const disposition = { 'Content-Disposition': alwaysSent('attachment; filename="<original name>"') };
+const statusTag = (description: string) => ({ ETag: alwaysSent(description) });
 
 function operations(): Operation[] {
   const download = (method: Method, path: string): Operation => ({
@@ -117,6 +119,7 @@ function operations(): Operation[] {
       responses: {
         202: json('JobAccepted', 'accepted (or, with a reused Idempotency-Key, the job it created)', {
           'Idempotent-Replayed': header('"true" when the answer is the job an earlier request with this Idempotency-Key created'),
+          ...statusTag('the tag of the job\'s status at acceptance (GET /job/{id}/status): send it as If-None-Match with ?wait= to wait for the first change'),
         }),
         400: error('invalid request: every offending option is named in error.details'),
         415: error('the body is not application/json'),
@@ -138,8 +141,30 @@ function operations(): Operation[] {
     { method: 'get', path: '/accounting', tag: 'jobs', summary: 'The caller\'s usage', responses: { 200: json('Accounting', 'usage') } },
     { method: 'get', path: '/appstats', tag: 'jobs', summary: 'Service-wide figures per app', responses: { 200: json('AppStats', 'figures') } },
     {
-      method: 'get', path: '/job/{id}/status', tag: 'jobs', summary: 'A job\'s state, exit code, elapsed time and Slurm view',
-      responses: { 200: json('JobStatus', 'the job and its history'), 404: notFound },
+      method: 'get', path: '/job/{id}/status', tag: 'jobs', summary: 'A job\'s state, exit code, elapsed time and Slurm view; optionally, wait for it to change',
+      description: 'Every answer carries the status\'s ETag; with If-None-Match naming it, the answer is 304 without a body. '
+        + 'With `wait`, the request is held until the status changes: with If-None-Match, until it is no longer that tag '
+        + '(at once if it already is not), answered 200 with the new status, or 304 when the wait ends unchanged; without '
+        + 'If-None-Match, until it differs from the status when the request arrived, answered 200 with the status as it is '
+        + 'then (changed or not). Gateway shutdown ends waits early, as does a very large number of simultaneous waits.',
+      parameters: [
+        {
+          name: 'wait', in: 'query', required: false,
+          description: `seconds to wait for a change: greater than 0, at most ${MAX_WAIT_SECONDS}, decimals allowed; anything else is refused with 400`,
+          schema: { type: 'string', pattern: '^\\d+(\\.\\d+)?$', examples: ['30', '2.5'] },
+        },
+        {
+          name: 'If-None-Match', in: 'header', required: false,
+          description: 'the ETag of the status the client has (from this endpoint or POST /job); a list or W/ tags are accepted',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: {
+        200: json('JobStatus', 'the job and its history', statusTag('the tag of this status')),
+        304: { description: 'the status is still the one If-None-Match names (at once, or when the wait ended)', headers: statusTag('the tag of the current status') },
+        400: error(`a \`wait\` that is not a number of seconds greater than 0 and at most ${MAX_WAIT_SECONDS}`),
+        404: notFound,
+      },
     },
     {
       method: 'get', path: '/job/{id}/output', tag: 'jobs', summary: 'The job directory as job_<id>.tar.gz, once the job is final',

@@ -1,31 +1,40 @@
 // Database access for jobs and their history. State changes go through transition(), which
 // refuses to leave a final state and records every change as a job event. Every write to an
-// existing job goes through here, after which the job's cached status is forgotten.
+// existing job goes through here, after which the job's cached status is forgotten and whoever
+// waits for that job's status to change is told to look again.
 import type { Database } from '../db/database.ts';
 import type { JobEventRow, JobRow } from '../db/rows.ts';
-import { JobStatusCache, type JobStatusSnapshot } from './jobStatusCache.ts';
+import { JobChanges } from './jobChanges.ts';
+import { JobStatusCache, type JobStatusSnapshot, type StatusEvent } from './jobStatusCache.ts';
 import { isFinal, type JobState } from './states.ts';
 
 export type JobPatch = Partial<Omit<JobRow, 'id' | 'owner' | 'created_at'>>;
 
 const now = () => new Date().toISOString();
 
+/** The history event insert() writes with a new job: its status as accepted. */
+export function firstEvent(row: Pick<JobRow, 'created_at' | 'state'>, reason: string): StatusEvent {
+  return { at: row.created_at, from_state: null, to_state: row.state, reason };
+}
+
 export class JobRepository {
   constructor(
     private readonly db: Database,
     private readonly statusCache = new JobStatusCache({ maxAgeMs: 0 }),
+    private readonly changes = new JobChanges(),
   ) {}
 
   /**
    * Persist a new job with its first history event and, for a request that carried an
    * Idempotency-Key, the key — all or nothing. Returns the id of the job that owns the key:
-   * this one, or the one a concurrent request with the same key created first.
+   * this one, or the one a concurrent request with the same key created first. Nobody is told:
+   * nothing can be cached for, or waiting on, a job that did not exist.
    */
   async insert(row: JobRow, reason: string, idempotency?: { key: string; requestHash: string }): Promise<string> {
     try {
       await this.db.transaction(async (trx) => {
         await trx('jobs').insert(row);
-        await trx('job_events').insert({ job_id: row.id, at: row.created_at, from_state: null, to_state: row.state, reason });
+        await trx('job_events').insert({ job_id: row.id, ...firstEvent(row, reason) });
         if (idempotency) {
           await trx('idempotency_keys').insert({
             owner: row.owner, key: idempotency.key, request_hash: idempotency.requestHash, job_id: row.id, created_at: row.created_at,
@@ -69,13 +78,13 @@ export class JobRepository {
   /** Plain field update that does not change the state (Slurm details, phases). */
   async patch(id: string, patch: JobPatch): Promise<void> {
     await this.db('jobs').where({ id }).update({ ...patch, updated_at: now() });
-    this.statusCache.forget(id);
+    this.written(id);
   }
 
   /** Compare-and-set on the submission phase: only one worker may move a job forward. */
   async claimPhase(id: string, from: JobRow['submit_phase'], to: JobRow['submit_phase'], patch: JobPatch = {}): Promise<boolean> {
     const changed = await this.db('jobs').where({ id, submit_phase: from }).update({ ...patch, submit_phase: to, updated_at: now() });
-    this.statusCache.forget(id);
+    this.written(id);
     return changed === 1;
   }
 
@@ -108,8 +117,14 @@ export class JobRepository {
       }
       return true;
     });
-    this.statusCache.forget(job.id);
+    this.written(job.id);
     return moved;
+  }
+
+  /** Called once the write is committed (see transition() for why not before). */
+  private written(id: string): void {
+    this.statusCache.forget(id);
+    this.changes.notify(id);
   }
 
   async withSubmitPhase(cluster: string, phase: JobRow['submit_phase']): Promise<JobRow[]> {

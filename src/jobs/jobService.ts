@@ -6,7 +6,8 @@ import type { JobRow } from '../db/rows.ts';
 import type { FileRepository } from '../files/fileRepository.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { planJob, renderJobScript, type JobRequest, type PlanContext } from './jobPlan.ts';
-import type { JobRepository } from './jobRepository.ts';
+import { firstEvent, type JobRepository } from './jobRepository.ts';
+import type { JobStatusSnapshot } from './jobStatusCache.ts';
 import { isFinal } from './states.ts';
 import type { ClusterAccess } from '../users/clusterAccess.ts';
 
@@ -27,6 +28,11 @@ export interface JobServiceDeps {
 
 export type CancelOutcome = { job: JobRow; message: string };
 
+/** `status`: the job's status as a GET would have read it at that moment (for the answer's ETag). */
+export type SubmitOutcome = { job: JobRow; replayed: boolean; status: JobStatusSnapshot };
+
+const ACCEPTED = 'accepted by the gateway';
+
 /** An Idempotency-Key was reused for a different request. */
 export class IdempotencyConflictError extends Error {}
 
@@ -46,12 +52,12 @@ export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
   /** Accept a job; with an Idempotency-Key, a retry of the same request returns the first job. */
-  async submit(owner: string, request: JobRequest, idempotencyKey?: string): Promise<{ job: JobRow; replayed: boolean }> {
+  async submit(owner: string, request: JobRequest, idempotencyKey?: string): Promise<SubmitOutcome> {
     const { jobs, templates } = this.deps;
     const idempotency = idempotencyKey === undefined ? undefined : { key: idempotencyKey, requestHash: requestHash(request) };
     if (idempotency) {
       const earlier = await this.replay(owner, idempotency);
-      if (earlier) return { job: earlier, replayed: true };
+      if (earlier) return { job: earlier.job, replayed: true, status: earlier };
     }
     // The limit check (two counts) and the plan (validation, one lookup) are independent: run
     // together, but a limit refusal still wins over a validation error, as when run in turn.
@@ -77,14 +83,20 @@ export class JobService {
       missing_since: null, final_seen_at: null, output_phase: 'none', output_attempts: 0,
       output_bytes: null, output_path: null, created_at: at, updated_at: at, finished_at: null,
     };
-    const owningJob = await jobs.insert(row, 'accepted by the gateway', idempotency);
+    const owningJob = await jobs.insert(row, ACCEPTED, idempotency);
     if (owningJob !== id) {
       // A concurrent request with the same key won the race: answer with its job.
-      return { job: (await this.replay(owner, idempotency!))!, replayed: true };
+      const earlier = (await this.replay(owner, idempotency!))!;
+      return { job: earlier.job, replayed: true, status: earlier };
     }
     this.deps.logger.info({ job: id, owner, cluster: row.cluster, app: row.app }, 'job accepted');
+    // Built from what insert() just wrote rather than read back: the submitter, handed the job
+    // next, may change it before a read would run, and the client must learn the status it had at
+    // acceptance to wait for the first change without missing it. Every field the status shows
+    // is a string or null in the row (no database type conversion), so it renders identically.
+    const status = { job: row, events: [firstEvent(row, ACCEPTED)] };
     this.deps.onAccepted(row);
-    return { job: row, replayed: false };
+    return { job: row, replayed: false, status };
   }
 
   private plan(owner: string, request: JobRequest): ReturnType<typeof planJob> {
@@ -99,13 +111,14 @@ export class JobService {
     });
   }
 
-  private async replay(owner: string, idempotency: { key: string; requestHash: string }): Promise<JobRow | undefined> {
+  /** The job an earlier request with this key created, as its status reads now. */
+  private async replay(owner: string, idempotency: { key: string; requestHash: string }): Promise<JobStatusSnapshot | undefined> {
     const earlier = await this.deps.jobs.findIdempotent(owner, idempotency.key);
     if (!earlier) return undefined;
     if (earlier.request_hash !== idempotency.requestHash) {
       throw new IdempotencyConflictError(`Idempotency-Key ${JSON.stringify(idempotency.key)} was already used for a different request; use a new key for a new job`);
     }
-    return this.deps.jobs.find(earlier.job_id);
+    return this.deps.jobs.statusOf(owner, earlier.job_id);
   }
 
   /** Idempotent: cancelling a finished job answers with what happened to it. */

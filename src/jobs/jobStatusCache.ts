@@ -7,9 +7,13 @@
 // PostgreSQL database writes without telling us: `maxAgeMs` bounds how late its changes show.
 import type { JobEventRow, JobRow } from '../db/rows.ts';
 
+/** What a status shows of a history event: not its database ids, so a snapshot can be built for
+ *  a job just inserted (see JobService.submit) and render exactly as the one read back. */
+export type StatusEvent = Pick<JobEventRow, 'at' | 'from_state' | 'to_state' | 'reason'>;
+
 export interface JobStatusSnapshot {
   job: JobRow;
-  events: JobEventRow[];
+  events: StatusEvent[];
 }
 
 interface Entry {

@@ -134,6 +134,16 @@ describe('OpenAPI document (/openapi.json) against real responses', function () 
     expect((await api('GET', '/job/00000000-0000-4000-8000-000000000000/status')).status).to.equal(404);
   });
 
+  it('describes the status ETag, 304 and the long-poll', async () => {
+    const current = await api('GET', `/job/${finishedJob}/status`);
+    const etag = current.headers.get('etag')!;
+    expect(etag).to.be.a('string');
+    expect((await api('GET', `/job/${finishedJob}/status`, { headers: { 'if-none-match': etag } })).status).to.equal(304);
+    expect((await api('GET', `/job/${finishedJob}/status?wait=0.5`, { headers: { 'if-none-match': etag } })).status).to.equal(304);
+    expect((await api('GET', `/job/${finishedJob}/status?wait=0.5`)).status).to.equal(200);
+    expect((await api('GET', `/job/${finishedJob}/status?wait=61`)).status).to.equal(400);
+  });
+
   it('describes listing, paging and accounting', async () => {
     expect((await api('GET', '/jobs')).status).to.equal(200);
     const page = await api('GET', '/jobs?limit=1&app=caesar');

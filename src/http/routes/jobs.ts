@@ -16,11 +16,14 @@ import { jobView } from '../jobView.ts';
 import { ownerOf, scopeOf } from '../owner.ts';
 import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
+import { etagOf, ifNoneMatchHas } from '../etag.ts';
+import { waitForChange, waitMilliseconds, type StatusWaits } from '../statusWait.ts';
 
 export interface JobRoutesDeps {
   jobs: JobRepository;
   jobService: JobService;
   jobQueries: JobQueries;
+  statusWaits: StatusWaits;
   metrics?: GatewayMetrics;
 }
 
@@ -54,8 +57,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
       throw badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)');
     }
-    const { job, replayed } = await deps.jobService.submit(ownerOf(ctx), request, key);
+    const { job, replayed, status } = await deps.jobService.submit(ownerOf(ctx), request, key);
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
+    // The status's tag, so that the client can wait (?wait=) for the job's first change.
+    ctx.set('ETag', renderedStatus(status).etag);
     ctx.status = 202;
     ctx.body = {
       job_id: job.id, app: job.app, job_inputs: JSON.parse(job.job_inputs) as unknown, data_inputs: job.file_id, tag: job.tag,
@@ -86,7 +91,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     ctx.body = await deps.jobQueries.appStats();
   });
 
-  const status = jobStatusHandler(deps.jobs);
+  const status = jobStatusHandler(deps);
   router.get(JOB_STATUS_ROUTE, (ctx) => status(ctx, routeParam(ctx, 'id')));
 
   router.get('/job/:id/output', async (ctx) => {
@@ -119,27 +124,62 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
 export const JOB_STATUS_ROUTE = '/job/:id/status';
 
-/** GET /job/<id>/status: mounted by the router, and ahead of it by app.ts (see fastStatusRoute there). */
-export function jobStatusHandler(jobs: JobRepository) {
+/**
+ * GET /job/<id>/status: mounted by the router, and ahead of it by app.ts (see fastStatusRoute
+ * there). A plain poll (no query, no If-None-Match) costs what it did before tags: one cached
+ * read and two header lookups.
+ */
+export function jobStatusHandler(deps: Pick<JobRoutesDeps, 'jobs' | 'statusWaits'>) {
   return async (ctx: Context, id: string): Promise<void> => {
-    const found = JOB_ID.test(id) ? await jobs.statusOf(scopeOf(ctx), id) : undefined;
+    const waitMs = ctx.querystring === '' ? undefined : waitMilliseconds(ctx.query.wait);
+    const scope = scopeOf(ctx);
+    // Another user's job is not found: before any waiting, and on every read while waiting.
+    const found = JOB_ID.test(id) ? await deps.jobs.statusOf(scope, id) : undefined;
     if (!found) throw notFound(`Job ${id} not found`);
+    const ifNoneMatch = ctx.get('if-none-match');
+    let status = renderedStatus(found);
+    if (waitMs !== undefined) {
+      // With If-None-Match: until the status is not the client's. Without: until it is not the
+      // one found now, answered with 200 either way.
+      const changed = ifNoneMatch
+        ? (s: RenderedStatus) => !ifNoneMatchHas(ifNoneMatch, s.etag)
+        : (s: RenderedStatus) => s.etag !== status.etag;
+      if (!changed(status)) {
+        const latest = await waitForChange(deps.statusWaits, {
+          id, initial: status, timeoutMs: waitMs, changed, req: ctx.req,
+          read: async () => { const again = await deps.jobs.statusOf(scope, id); return again && renderedStatus(again); },
+        });
+        if (!latest) throw notFound(`Job ${id} not found`);
+        status = latest;
+      }
+    }
+    ctx.set('ETag', status.etag);
+    if (ifNoneMatch && ifNoneMatchHas(ifNoneMatch, status.etag)) {
+      ctx.status = 304;
+      return;
+    }
     ctx.type = 'application/json';
-    ctx.body = renderedStatus(found);
+    ctx.body = status.body;
   };
 }
 
-/** Status bodies by snapshot: a snapshot served from the status cache is rendered once. */
-const renderedStatuses = new WeakMap<JobStatusSnapshot, string>();
+interface RenderedStatus {
+  body: string;
+  etag: string;
+}
 
-function renderedStatus(snapshot: JobStatusSnapshot): string {
-  let body = renderedStatuses.get(snapshot);
-  if (body === undefined) {
+/** Status bodies and their tags by snapshot: a snapshot served from the status cache is rendered (and hashed) once. */
+const renderedStatuses = new WeakMap<JobStatusSnapshot, RenderedStatus>();
+
+function renderedStatus(snapshot: JobStatusSnapshot): RenderedStatus {
+  let rendered = renderedStatuses.get(snapshot);
+  if (rendered === undefined) {
     const history = snapshot.events.map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason }));
-    body = JSON.stringify({ ...jobView(snapshot.job), history });
-    renderedStatuses.set(snapshot, body);
+    const body = JSON.stringify({ ...jobView(snapshot.job), history });
+    rendered = { body, etag: etagOf(body) };
+    renderedStatuses.set(snapshot, rendered);
   }
-  return body;
+  return rendered;
 }
 
 function stringEntries(query: Record<string, unknown>): Record<string, string> {
