@@ -97,7 +97,7 @@ export class JobRepository {
     // SQLite answers the boolean as 0/1.
     const rows: Array<{ cancel_requested: boolean | number }> = await this.db('jobs').where({ id, submit_phase: 'submitting' })
       .update({ submit_phase: 'submitted', slurm_job_id: slurmJobId, status, last_error: null, updated_at: now() }, ['cancel_requested']);
-    this.statusCache.forget(id);
+    this.written(id);
     const row = rows[0];
     return row && { cancelRequested: Boolean(row.cancel_requested) };
   }

@@ -204,7 +204,11 @@ describe('waiting for the Slurm submission on the local cluster', function () {
   let gw: TestGateway;
 
   before(async () => {
-    gw = await startTestGateway();
+    // No poller and a recheck (every statusCacheMs) after the 45 s bound: only the submitter's
+    // own writes, notified, can answer these waits in time. Holding the lease lets this instance
+    // submit on acceptance, as its first cycle would.
+    gw = await startTestGateway({ CAESAR_GATEWAY_POLL_SCHEDULE: NEVER, CAESAR_GATEWAY_STATUS_CACHE_MS: '60000' });
+    expect(await gw.gateway.lease.tryAcquire('local')).to.equal(true);
   });
   after(async () => {
     await gw?.stop();
