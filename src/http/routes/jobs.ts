@@ -141,9 +141,10 @@ export function jobStatusHandler(deps: Pick<JobRoutesDeps, 'jobs' | 'statusWaits
     if (waitMs !== undefined) {
       // With If-None-Match: until the status is not the client's. Without: until it is not the
       // one found now, answered with 200 either way.
+      const onArrival = status.etag;
       const changed = ifNoneMatch
         ? (s: RenderedStatus) => !ifNoneMatchHas(ifNoneMatch, s.etag)
-        : (s: RenderedStatus) => s.etag !== status.etag;
+        : (s: RenderedStatus) => s.etag !== onArrival;
       if (!changed(status)) {
         const latest = await waitForChange(deps.statusWaits, {
           id, initial: status, timeoutMs: waitMs, changed, req: ctx.req,
