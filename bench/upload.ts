@@ -101,6 +101,12 @@ async function catUpload(dir: string, file: LargeFits): Promise<number> {
   return seconds;
 }
 
+async function flushDirtyPages(): Promise<void> {
+  const child = spawn('sync', [], { stdio: 'ignore' });
+  const [code] = await once(child, 'exit') as [number | null];
+  if (code !== 0) throw new Error(`sync exited with ${code}`);
+}
+
 async function run(): Promise<BenchmarkBody> {
   return withCleanup(async (cleanup) => {
     const file = largeFits(settings.mib * MiB);
@@ -130,7 +136,12 @@ async function run(): Promise<BenchmarkBody> {
       async () => { n.push(await bareNodeUpload(bare.port, bareTarget, file)); },
     ];
     for (let rep = 0; rep < settings.reps; rep += 1) {
-      for (let k = 0; k < variants.length; k += 1) await variants[(rep + k) % variants.length]!();
+      for (let k = 0; k < variants.length; k += 1) {
+        // Each variant starts with no dirty pages left by the one before: 2 GiB written and deleted
+        // unsynced leaves the kernel's writeback (and its throttling) to whichever runs next.
+        await flushDirtyPages();
+        await variants[(rep + k) % variants.length]!();
+      }
     }
     const mibps = (seconds: number) => file.size / MiB / seconds;
     const reps = `${settings.reps}, rotating order`;
@@ -143,7 +154,8 @@ async function run(): Promise<BenchmarkBody> {
         'and recorded). The same stream is piped into `cat > file` for the baseline. ' +
         `The gateway's RSS is read from /proc/<pid>/status every ${SAMPLE_EVERY_MS} ms, and VmHWM (reset with \`echo 5 > /proc/<pid>/clear_refs\` before each upload) ` +
         'catches a peak between samples; growth = peak − RSS just before the upload. Each uploaded file is deleted through the API afterwards. ' +
-        'One 16 MiB upload warms the path up first. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
+        'One 16 MiB upload warms the path up first. Before every measured upload (gateway, `cat` or the diagnostic) `sync` flushes the dirty pages ' +
+        'the previous one left, so none of them pays for another\'s writeback. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
         'its own child process) that writes the raw body to a file through the same 8 MiB write buffer — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here.',
       ],
       figures: [

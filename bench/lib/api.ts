@@ -40,6 +40,40 @@ export class ApiClient {
     return body.job_id;
   }
 
+  /** POST /job, keeping the ETag of the job's status at acceptance (for waitForChange). */
+  async submitForWaiting(fileId: string, tag: string): Promise<{ jobId: string; etag: string }> {
+    const res = await fetch(this.url('/job'), {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ app: 'caesar', data_inputs: fileId, tag, job_inputs: { 'no-mpi': true } }),
+    });
+    const body = await res.json() as { job_id?: string; status?: string };
+    const etag = res.headers.get('etag');
+    if (res.status !== 202 || !body.job_id || !etag) throw new Error(`POST /job failed (${res.status}, ETag ${etag}): ${body.status}`);
+    return { jobId: body.job_id, etag };
+  }
+
+  /**
+   * Long-poll (`?wait=`) until `done` holds: each request is held by the gateway until the status
+   * is no longer the one tagged `etag`; returns the status with the time it was seen.
+   */
+  async waitForChange(jobId: string, etag: string, done: (s: JobStatus) => boolean, timeoutMs = 120_000): Promise<{ status: JobStatus; seenAt: number }> {
+    const deadline = Date.now() + timeoutMs;
+    let current = etag;
+    for (;;) {
+      const res = await fetch(this.url(`/job/${jobId}/status?wait=30`), { headers: { 'if-none-match': current } });
+      if (res.status === 200) {
+        const status = await res.json() as JobStatus;
+        if (done(status)) return { status, seenAt: performance.now() };
+        current = res.headers.get('etag') ?? current;
+      } else if (res.status === 304) {
+        await res.arrayBuffer();
+      } else {
+        throw new Error(`status of ${jobId} (wait): HTTP ${res.status}`);
+      }
+      if (Date.now() > deadline) throw new Error(`job ${jobId} not done after ${timeoutMs} ms`);
+    }
+  }
+
   async status(jobId: string): Promise<JobStatus> {
     const res = await fetch(this.url(`/job/${jobId}/status`));
     if (res.status !== 200) throw new Error(`status of ${jobId}: HTTP ${res.status}`);
