@@ -60,11 +60,12 @@ export class Submitter {
    * pass takes it in order. Both go through the same claim, so it is submitted once either way.
    */
   accepted(job: JobRow): void {
-    if (this.slotsOf(job.cluster).inUse >= this.slotsOf(job.cluster).capacity) {
+    const slots = this.slotsOf(job.cluster);
+    if (slots.inUse >= slots.capacity) {
       this.kick(job.cluster);
       return;
     }
-    const work: Promise<void> = this.slotsOf(job.cluster).with(() => this.submitOne(job))
+    const work: Promise<void> = slots.with(() => this.submitOne(job))
       .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
       .finally(() => this.direct.delete(work));
     this.direct.add(work);
