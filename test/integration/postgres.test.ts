@@ -168,8 +168,12 @@ describe('two gateway instances on one PostgreSQL database', function () {
     expect(byHolder.sbatch).to.equal(6, 'every job, accepted by either instance, submitted once by the holder');
     expect(byHolder.tar).to.equal(6);
     expect(byHolder.cycles).to.be.at.least(2);
-    expect(byHolder.squeue).to.equal(byHolder.cycles, 'one squeue per poll cycle for all jobs');
-    expect(byHolder.sacct).to.equal(byHolder.cycles, 'one sacct per poll cycle for all jobs');
+    // A poll that Slurm did not answer (slurmctld or slurmdbd still recovering from an earlier
+    // test's restart) has sent its squeue and sacct but is not a cycle: it is logged instead.
+    const skipped = (holder.log().match(/poll skipped/g) ?? []).length;
+    const polls = `${byHolder.cycles} cycles and ${skipped} skipped polls`;
+    expect(byHolder.squeue).to.equal(byHolder.cycles + skipped, `one squeue per poll for all jobs (${polls})`);
+    expect(byHolder.sacct).to.equal(byHolder.cycles + skipped, `one sacct per poll for all jobs (${polls})`);
     expect(await holds(holder)).to.equal(true, 'the lease stayed with its holder all along');
 
     // The output the holder collected is served by the other instance too (shared data directory).
