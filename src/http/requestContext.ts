@@ -15,12 +15,19 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
  *  share of a status read. */
 export class RequestState {
   private child: Logger | undefined;
+  /** Time the handler spent waiting on purpose (a status long-poll's ?wait=): not slowness. */
+  waitedSeconds = 0;
 
   constructor(readonly requestId: string, private readonly base: Logger) {}
 
   get log(): Logger {
     return (this.child ??= this.base.child({ requestId: this.requestId }));
   }
+}
+
+/** Record that the request waited `seconds` because the client asked it to (see waitedSeconds). */
+export function recordDeliberateWait(ctx: Context, seconds: number): void {
+  if (ctx.state instanceof RequestState) ctx.state.waitedSeconds += seconds;
 }
 
 /** The request's logger (with its requestId), or the fallback outside a request. */
@@ -47,7 +54,7 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
       metrics.observeHttp(ctx.method, route, status, seconds);
       const fields = { method: ctx.method, route, path: ctx.path, status, ms: Math.round(seconds * 1e4) / 10 };
       if (!ctx.res.writableFinished) state.log.warn(fields, 'request aborted before the response was complete');
-      else if (isRoutineRead(ctx, seconds)) logger.debug({ requestId, ...fields }, 'request completed');
+      else if (isRoutineRead(ctx, seconds - state.waitedSeconds)) logger.debug({ requestId, ...fields }, 'request completed');
       else logger.info({ requestId, ...fields }, 'request completed');
     });
     await next();
@@ -57,7 +64,8 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
 /**
  * A quick, successful GET answered with JSON (a status, a list, a description). Campaigns poll
  * these many times a second and nginx keeps an access log of them, so they are logged at debug;
- * writes, file transfers, failures and slow requests stay at info.
+ * writes, file transfers, failures and slow requests stay at info. A long-poll's wait does not
+ * count as slowness: `seconds` is the time the request took minus the time it waited on purpose.
  */
 function isRoutineRead(ctx: Context, seconds: number): boolean {
   return (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.status < 400 && seconds < 1 && !(ctx.body instanceof Stream);

@@ -17,6 +17,7 @@ import { ownerOf, scopeOf } from '../owner.ts';
 import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
 import { etagOf, ifNoneMatchHas } from '../etag.ts';
+import { recordDeliberateWait } from '../requestContext.ts';
 import { waitForChange, waitMilliseconds, type StatusWaits } from '../statusWait.ts';
 
 export interface JobRoutesDeps {
@@ -146,10 +147,12 @@ export function jobStatusHandler(deps: Pick<JobRoutesDeps, 'jobs' | 'statusWaits
         ? (s: RenderedStatus) => !ifNoneMatchHas(ifNoneMatch, s.etag)
         : (s: RenderedStatus) => s.etag !== onArrival;
       if (!changed(status)) {
+        const waitStarted = performance.now();
         const latest = await waitForChange(deps.statusWaits, {
           id, initial: status, timeoutMs: waitMs, changed, req: ctx.req,
           read: async () => { const again = await deps.jobs.statusOf(scope, id); return again && renderedStatus(again); },
         });
+        recordDeliberateWait(ctx, (performance.now() - waitStarted) / 1000);
         if (!latest) throw notFound(`Job ${id} not found`);
         status = latest;
       }
