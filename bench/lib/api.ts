@@ -31,25 +31,24 @@ export class ApiClient {
 
   /** POST /job: a CAESAR run without MPI on an uploaded file; returns the gateway's job id. */
   async submit(fileId: string, tag: string, jobInputs: Record<string, unknown> = {}): Promise<string> {
+    return (await this.postJob(fileId, tag, jobInputs)).jobId;
+  }
+
+  /** POST /job, keeping the ETag of the job's status at acceptance (for waitForChange). */
+  async submitForWaiting(fileId: string, tag: string): Promise<{ jobId: string; etag: string }> {
+    const { jobId, etag } = await this.postJob(fileId, tag);
+    if (!etag) throw new Error(`POST /job for ${jobId} answered without an ETag`);
+    return { jobId, etag };
+  }
+
+  private async postJob(fileId: string, tag: string, jobInputs: Record<string, unknown> = {}): Promise<{ jobId: string; etag: string | null }> {
     const res = await fetch(this.url('/job'), {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ app: 'caesar', data_inputs: fileId, tag, job_inputs: { 'no-mpi': true, ...jobInputs } }),
     });
     const body = await res.json() as { job_id?: string; status?: string };
     if (res.status !== 202 || !body.job_id) throw new Error(`POST /job failed (${res.status}): ${body.status}`);
-    return body.job_id;
-  }
-
-  /** POST /job, keeping the ETag of the job's status at acceptance (for waitForChange). */
-  async submitForWaiting(fileId: string, tag: string): Promise<{ jobId: string; etag: string }> {
-    const res = await fetch(this.url('/job'), {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ app: 'caesar', data_inputs: fileId, tag, job_inputs: { 'no-mpi': true } }),
-    });
-    const body = await res.json() as { job_id?: string; status?: string };
-    const etag = res.headers.get('etag');
-    if (res.status !== 202 || !body.job_id || !etag) throw new Error(`POST /job failed (${res.status}, ETag ${etag}): ${body.status}`);
-    return { jobId: body.job_id, etag };
+    return { jobId: body.job_id, etag: res.headers.get('etag') };
   }
 
   /**
