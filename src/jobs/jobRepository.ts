@@ -83,7 +83,7 @@ export class JobRepository {
 
   /** Compare-and-set on the submission phase: only one worker may move a job forward. */
   async claimPhase(id: string, from: JobRow['submit_phase'], to: JobRow['submit_phase'], patch: JobPatch = {}): Promise<boolean> {
-    const changed = await this.db('jobs').where({ id, submit_phase: from }).update({ ...patch, submit_phase: to, updated_at: now() });
+    const changed = await this.phaseUpdate(id, from, to, patch);
     this.written(id);
     return changed === 1;
   }
@@ -95,8 +95,8 @@ export class JobRepository {
    */
   async recordSlurmId(id: string, slurmJobId: string, status: string): Promise<{ cancelRequested: boolean } | undefined> {
     // SQLite answers the boolean as 0/1.
-    const rows: Array<{ cancel_requested: boolean | number }> = await this.db('jobs').where({ id, submit_phase: 'submitting' })
-      .update({ submit_phase: 'submitted', slurm_job_id: slurmJobId, status, last_error: null, updated_at: now() }, ['cancel_requested']);
+    const rows: Array<{ cancel_requested: boolean | number }> = await this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null })
+      .returning(['cancel_requested']);
     this.written(id);
     const row = rows[0];
     return row && { cancelRequested: Boolean(row.cancel_requested) };
@@ -119,6 +119,11 @@ export class JobRepository {
     });
     this.written(job.id);
     return moved;
+  }
+
+  /** The compare-and-set on the submission phase that claimPhase() and recordSlurmId() share. */
+  private phaseUpdate(id: string, from: JobRow['submit_phase'], to: JobRow['submit_phase'], patch: JobPatch) {
+    return this.db('jobs').where({ id, submit_phase: from }).update({ ...patch, submit_phase: to, updated_at: now() });
   }
 
   /** Called once the write is committed (see transition() for why not before). */
