@@ -117,7 +117,10 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     checkLimits: (owner) => limiter.checkSubmission(owner),
     // Only the lease holder submits: two submitters would each reconcile the other's in-flight
     // sbatch. Accepted elsewhere, the job waits (queued) for the holder's next cycle.
-    onAccepted: (job) => { if (lease.holds(job.cluster)) submitter.accepted(job); },
+    submissions: {
+      reserve: (jobId, cluster) => (lease.holds(cluster) ? submitter.reserve(jobId, cluster) : undefined),
+      kick: (cluster) => { if (lease.holds(cluster)) submitter.kick(cluster); },
+    },
   });
   const fileService = new FileService(files, jobs, path.join(config.dataDir, 'uploads'));
   const jobQueries = new JobQueries(db);

@@ -10,6 +10,7 @@ import { firstEvent, type JobRepository } from './jobRepository.ts';
 import type { JobStatusSnapshot } from './jobStatusCache.ts';
 import { isFinal } from './states.ts';
 import type { ClusterAccess } from '../users/clusterAccess.ts';
+import type { DirectSubmission } from './submitter.ts';
 
 export interface JobServiceDeps {
   jobs: JobRepository;
@@ -21,8 +22,13 @@ export interface JobServiceDeps {
   checkLimits(owner: string): Promise<void>;
   templates: { get(name: string): string };
   schedulers: Map<string, Scheduler>;
-  /** Called once the job is persisted: hands it to the submitter. */
-  onAccepted(job: JobRow): void;
+  /** The submitter, for the clusters this instance submits to (see gateway.ts). */
+  submissions: {
+    /** A slot to submit the job the moment it is persisted (undefined: the next pass takes it). */
+    reserve(jobId: string, cluster: string): DirectSubmission | undefined;
+    /** A job was persisted 'queued': run a pass. */
+    kick(cluster: string): void;
+  };
   logger: Logger;
 }
 
@@ -71,10 +77,13 @@ export class JobService {
       executable: plan.cluster.sfinderExecutable,
     });
     const at = new Date().toISOString();
+    const direct = this.deps.submissions.reserve(id, plan.cluster.name);
     const row: JobRow = {
       id, owner, app: plan.app.name, cluster: plan.cluster.name, file_id: plan.file.id,
       job_inputs: JSON.stringify(request.job_inputs), tag: request.tag ?? null,
-      state: 'PENDING', status: 'Job submitted with success', submit_phase: 'queued', submit_attempts: 0,
+      state: 'PENDING', status: 'Job submitted with success',
+      // With a reserved slot the job is persisted already claimed, its first attempt under way.
+      submit_phase: direct ? 'submitting' : 'queued', submit_attempts: direct ? 1 : 0,
       last_error: null, next_attempt_at: null, script, app_config: plan.appConfig,
       resources: JSON.stringify({ ...plan.resources, configFile: plan.configFileName, base: plan.base }),
       input_name: plan.inputName, slurm_job_id: null, slurm_state: null, slurm_reason: null,
@@ -83,8 +92,15 @@ export class JobService {
       missing_since: null, final_seen_at: null, output_phase: 'none', output_attempts: 0,
       output_bytes: null, output_path: null, created_at: at, updated_at: at, finished_at: null,
     };
-    const owningJob = await jobs.insert(row, ACCEPTED, idempotency);
+    let owningJob: string;
+    try {
+      owningJob = await jobs.insert(row, ACCEPTED, idempotency);
+    } catch (err) {
+      direct?.release();
+      throw err;
+    }
     if (owningJob !== id) {
+      direct?.release();
       // A concurrent request with the same key won the race: answer with its job.
       const earlier = (await this.replay(owner, idempotency!))!;
       return { job: earlier.job, replayed: true, status: earlier };
@@ -95,7 +111,8 @@ export class JobService {
     // acceptance to wait for the first change without missing it. Every field the status shows
     // is a string or null in the row (no database type conversion), so it renders identically.
     const status = { job: row, events: [firstEvent(row, ACCEPTED)] };
-    this.deps.onAccepted(row);
+    if (direct) direct.submit(row);
+    else this.deps.submissions.kick(row.cluster);
     return { job: row, replayed: false, status };
   }
 

@@ -30,12 +30,20 @@ export interface SubmitterDeps {
 
 const RETRY_DELAY_MS = 5_000;
 
+/** A submit slot held for one job from before its insert (see Submitter.reserve). */
+export interface DirectSubmission {
+  /** The job is committed, already 'submitting': sbatch it now; the slot is freed when done. */
+  submit(job: JobRow): void;
+  /** The job was not persisted after all: free the slot. */
+  release(): void;
+}
+
 export class Submitter {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   /** Jobs whose sbatch is in flight in this process: never reconciled from under it. */
   private readonly inFlight = new Set<string>();
-  /** Submissions started on acceptance, outside a pass (see accepted()). */
+  /** Submissions started on acceptance, outside a pass (see reserve()). */
   private readonly direct = new Set<Promise<void>>();
   /** Submissions in flight per cluster, passes and direct ones together. */
   private readonly slots = new Map<string, Semaphore>();
@@ -55,20 +63,33 @@ export class Submitter {
   }
 
   /**
-   * A job this process has just persisted: submitted at once when a slot is free, which spares
-   * the pass's queue reads (a POST waits for its Slurm id that much less); otherwise the next
-   * pass takes it in order. Both go through the same claim, so it is submitted once either way.
+   * A submit slot for a job this process is about to persist, if one of the cluster's slots is
+   * free now. Such a job is inserted already claimed ('submitting', first attempt) and handed to
+   * `submit` once committed: no pass, no queue reads, no claim (a POST waits for its Slurm id that
+   * much less). A crash in between leaves it 'submitting', which a pass reconciles by job name as
+   * after any interrupted claim. Without a slot, the job is inserted 'queued' and kick() runs a pass.
    */
-  accepted(job: JobRow): void {
-    const slots = this.slotsOf(job.cluster);
-    if (slots.inUse >= slots.capacity) {
-      this.kick(job.cluster);
-      return;
-    }
-    const work: Promise<void> = slots.with(() => this.submitOne(job))
-      .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
-      .finally(() => this.direct.delete(work));
-    this.direct.add(work);
+  reserve(jobId: string, cluster: string): DirectSubmission | undefined {
+    const freeSlot = this.slotsOf(cluster).tryAcquire();
+    if (!freeSlot) return undefined;
+    // In flight from now on: a pass must never reconcile it from under us.
+    this.inFlight.add(jobId);
+    const release = () => {
+      this.inFlight.delete(jobId);
+      freeSlot();
+    };
+    return {
+      submit: (job) => {
+        const work: Promise<void> = this.submitClaimed(job)
+          .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
+          .finally(() => {
+            release();
+            this.direct.delete(work);
+          });
+        this.direct.add(work);
+      },
+      release,
+    };
   }
 
   /** Start a pass for the cluster now, or right after the one running. */
@@ -114,11 +135,15 @@ export class Submitter {
   }
 
   private async submitOne(job: JobRow): Promise<void> {
-    const { jobs, logger } = this.deps;
+    if (!await this.deps.jobs.claimPhase(job.id, 'queued', 'submitting', { submit_attempts: job.submit_attempts + 1 })) return;
+    this.inFlight.add(job.id);
+    await this.submitClaimed(job);
+  }
+
+  /** sbatch for a job this process claimed: its phase is 'submitting' and it is in inFlight. */
+  private async submitClaimed(job: JobRow): Promise<void> {
     const cluster = this.deps.clusters.get(job.cluster)!;
     const scheduler = this.deps.schedulers.get(job.cluster)!;
-    if (!await jobs.claimPhase(job.id, 'queued', 'submitting', { submit_attempts: job.submit_attempts + 1 })) return;
-    this.inFlight.add(job.id);
     try {
       const input = await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
       if (!input) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
@@ -139,7 +164,7 @@ export class Submitter {
     } finally {
       this.inFlight.delete(job.id);
     }
-    logger.debug({ job: job.id }, 'submit attempt done');
+    this.deps.logger.debug({ job: job.id }, 'submit attempt done');
   }
 
   private async recordSubmitted(job: JobRow, slurmId: string): Promise<void> {

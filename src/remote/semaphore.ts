@@ -21,6 +21,18 @@ export class Semaphore {
     } else {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+    return this.releaser();
+  }
+
+  /** A permit only if one is free now (never queues); undefined otherwise. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.available === 0) return undefined;
+    this.available -= 1;
+    return this.releaser();
+  }
+
+  /** Releases one permit, once however often it is called: to the first waiter, if any. */
+  private releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
