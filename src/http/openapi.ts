@@ -114,12 +114,17 @@ function operations(): Operation[] {
         name: 'Idempotency-Key', in: 'header', required: false,
         description: 'Makes retries safe: the same key with the same request answers with the first job; with another request, 422',
         schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+      }, {
+        name: 'Prefer', in: 'header', required: false,
+        description: `RFC 7240. With wait=<seconds> (at most ${MAX_WAIT_SECONDS}; more counts as ${MAX_WAIT_SECONDS}) the answer is held until the job has its Slurm id (pid) or has ended, or the wait is over; a malformed preference is ignored`,
+        schema: { type: 'string', example: 'wait=10' },
       }],
       requestBody: { required: true, content: { 'application/json': { schema: ref('JobRequest') } } },
       responses: {
         202: json('JobAccepted', 'accepted (or, with a reused Idempotency-Key, the job it created)', {
           'Idempotent-Replayed': header('"true" when the answer is the job an earlier request with this Idempotency-Key created'),
-          ...statusTag('the tag of the job\'s status at acceptance (GET /job/{id}/status): send it as If-None-Match with ?wait= to wait for the first change'),
+          'Preference-Applied': header('wait=<seconds> when a Prefer: wait was honoured'),
+          ...statusTag('the tag of the job\'s status as answered (GET /job/{id}/status): send it as If-None-Match with ?wait= to wait for the next change'),
         }),
         400: error('invalid request: every offending option is named in error.details'),
         415: error('the body is not application/json'),

@@ -87,6 +87,7 @@ export const JobAccepted = named('JobAccepted', 'The job as accepted: persisted,
   state: jobState,
   status: z.string(),
   submit_date: timestamp,
+  pid: desc(nullableString, 'the Slurm job id once the job has one: usually null, unless the request sent Prefer: wait=<s>'),
 }));
 
 export const Job = named('Job', 'A job as clients see it: both caesar-rest generations\' fields plus the raw Slurm view', z.object({

@@ -3,7 +3,7 @@
 // the job (JobChanges) and also looks again every `recheckMs`, because another gateway instance
 // sharing the database writes without telling us. Waiters cost a socket and a closure each; past
 // `maxWaiters` a request answers at once, as if its wait had ended, and the client polls instead.
-import type { IncomingMessage } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { JobChanges } from '../jobs/jobChanges.ts';
 import { badRequest } from './httpError.ts';
 
@@ -38,14 +38,17 @@ export interface WaitFor<T> {
   read(): Promise<T | undefined>;
   /** Whether the status read differs from the one the client has. */
   changed(status: T): boolean;
-  /** The request: when the client goes away, waiting stops. */
-  req: IncomingMessage;
+  /**
+   * The response: when the client goes away first, waiting stops. Its 'close' is watched, not the
+   * request's: since Node 16 a request whose body was read (a POST) closes at once.
+   */
+  res: ServerResponse;
 }
 
 /** The status once it changed, or as it is when the wait ends, shutdown begins or the client leaves. */
 export async function waitForChange<T>(waits: StatusWaits, w: WaitFor<T>): Promise<T | undefined> {
   const { changes } = waits;
-  if (changes.shuttingDown || changes.size >= waits.maxWaiters || w.req.destroyed) return w.initial;
+  if (changes.shuttingDown || changes.size >= waits.maxWaiters || clientGone(w.res)) return w.initial;
   const deadline = Date.now() + w.timeoutMs;
   // Starts true: a write between the caller's read and the subscription is looked for at once.
   let told = true;
@@ -59,7 +62,7 @@ export async function waitForChange<T>(waits: StatusWaits, w: WaitFor<T>): Promi
     gone = true;
     wake?.();
   };
-  w.req.once('close', leave);
+  w.res.once('close', leave);
   try {
     let latest: T | undefined = w.initial;
     for (;;) {
@@ -81,6 +84,11 @@ export async function waitForChange<T>(waits: StatusWaits, w: WaitFor<T>): Promi
     }
   } finally {
     unsubscribe();
-    w.req.off('close', leave);
+    w.res.off('close', leave);
   }
+}
+
+/** The connection ended before the response was sent. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || !res.socket || res.socket.destroyed;
 }

@@ -169,6 +169,56 @@ describe('status ETags and waiting for a status to change', function () {
     });
   });
 
+  describe('POST /job with Prefer: wait', () => {
+    const postJob = async (prefer: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([image.bytes]), 'field.fits');
+      const file = (await (await as('alice', '/upload', { method: 'POST', body: form })).json()) as Json;
+      return timed(as('alice', '/job', {
+        method: 'POST', headers: { 'content-type': 'application/json', prefer },
+        body: JSON.stringify({ app: 'caesar', data_inputs: file.uuid, job_inputs: { 'no-mpi': true } }),
+      }));
+    };
+
+    it('holds the answer for the wait asked when the job gets no Slurm id, and says it did (Preference-Applied)', async () => {
+      // This gateway never submits: only the end of the wait can answer. (A wait that watched
+      // the request instead of the response would answer at once: a POST's body is read.)
+      const { result, ms } = await postJob('wait=1');
+      expect(result.status).to.equal(202);
+      expect(result.headers.get('preference-applied')).to.equal('wait=1');
+      const body = (await result.json()) as Json;
+      expect(body).to.include({ state: 'PENDING', status: 'Job submitted with success', pid: null });
+      expect(ms).to.be.at.least(950);
+      expect((await status('alice', String(body.job_id))).headers.get('etag')).to.equal(result.headers.get('etag'));
+      expect(quiet.gateway.jobChanges.size).to.equal(0);
+    });
+
+    it('ignores a Prefer it cannot use: answered at once, without Preference-Applied', async () => {
+      for (const prefer of ['wait=abc', 'wait=0', 'respond-async']) {
+        const { result, ms } = await postJob(prefer);
+        expect(result.status, prefer).to.equal(202);
+        expect(result.headers.get('preference-applied'), prefer).to.equal(null);
+        expect(((await result.json()) as Json).pid, prefer).to.equal(null);
+        expect(ms, prefer).to.be.below(15_000);
+      }
+    });
+
+    it('leaves no listener behind when the client goes away mid-wait', async () => {
+      const form = new FormData();
+      form.append('file', new Blob([image.bytes]), 'field.fits');
+      const file = (await (await as('alice', '/upload', { method: 'POST', body: form })).json()) as Json;
+      const abort = new AbortController();
+      const waiting = as('alice', '/job', {
+        method: 'POST', headers: { 'content-type': 'application/json', prefer: 'wait=30' }, signal: abort.signal,
+        body: JSON.stringify({ app: 'caesar', data_inputs: file.uuid, job_inputs: { 'no-mpi': true } }),
+      }).catch((err: unknown) => err);
+      await until(() => quiet.gateway.jobChanges.size === 1);
+      abort.abort();
+      expect(await waiting).to.be.instanceOf(Error);
+      await until(() => quiet.gateway.jobChanges.size === 0 && quiet.gateway.jobChanges.jobsWatched === 0);
+    });
+  });
+
   describe('users', () => {
     it('answers 404 for another user\'s job at once, with or without wait and If-None-Match', async () => {
       const job = await queuedJob();
@@ -212,6 +262,22 @@ describe('waiting for the Slurm submission on the local cluster', function () {
   });
   after(async () => {
     await gw?.stop();
+  });
+
+  it('POST /job with Prefer: wait answers once the job has its Slurm id, with the tag of that status', async () => {
+    const file = (await (await uploadBytes(gw, image.bytes, 'field.fits')).json()) as Json;
+    const started = Date.now();
+    const accepted = await postJson(gw, '/job', { app: 'caesar', data_inputs: file.uuid, job_inputs: { 'no-mpi': true } }, { prefer: 'wait=45' });
+    expect(accepted.status).to.equal(202);
+    expect(accepted.headers.get('preference-applied')).to.equal('wait=45');
+    const body = (await accepted.json()) as Json;
+    expect(body.pid).to.be.a('string').and.match(/^\d+$/);
+    expect(body.status).to.equal(`Job submitted to Slurm as job ${String(body.pid)}`);
+    expect(Date.now() - started).to.be.below(40_000);
+    // Nothing polls here: the status stays as answered, and a GET sees the same tag.
+    const now = await fetch(gw.url(`/job/${String(body.job_id)}/status`));
+    expect(now.headers.get('etag')).to.equal(accepted.headers.get('etag'));
+    expect(((await now.json()) as Json).pid).to.equal(body.pid);
   });
 
   it('a long-poll from POST /job\'s ETag answers when the job gets its Slurm id, well before the wait ends', async () => {

@@ -58,8 +58,8 @@ export async function uploadBytes(gw: Pick<TestGateway, 'url'>, bytes: Buffer, n
   return fetch(gw.url('/upload'), { method: 'POST', body: form });
 }
 
-export async function postJson(gw: Pick<TestGateway, 'url'>, pathname: string, body: unknown): Promise<Response> {
-  return fetch(gw.url(pathname), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postJson(gw: Pick<TestGateway, 'url'>, pathname: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(gw.url(pathname), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }
 
 export interface StatusBody {

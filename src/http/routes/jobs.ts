@@ -18,6 +18,7 @@ import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
 import { etagOf, ifNoneMatchHas } from '../etag.ts';
 import { recordDeliberateWait } from '../requestContext.ts';
+import { preferredWaitSeconds } from '../prefer.ts';
 import { waitForChange, waitMilliseconds, type StatusWaits } from '../statusWait.ts';
 
 export interface JobRoutesDeps {
@@ -58,14 +59,29 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
       throw badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)');
     }
-    const { job, replayed, status } = await deps.jobService.submit(ownerOf(ctx), request, key);
+    const owner = ownerOf(ctx);
+    const { replayed, status: accepted } = await deps.jobService.submit(owner, request, key);
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
-    // The status's tag, so that the client can wait (?wait=) for the job's first change.
+    const waitSeconds = preferredWaitSeconds(ctx.get('prefer'));
+    let status = accepted;
+    if (waitSeconds !== undefined) {
+      // Prefer: wait=<s>: answer once the job has its Slurm id (or ended, e.g. rejected by Slurm).
+      ctx.set('Preference-Applied', `wait=${waitSeconds}`);
+      const waitStarted = performance.now();
+      status = await waitForChange(deps.statusWaits, {
+        id: accepted.job.id, initial: accepted, timeoutMs: waitSeconds * 1000, res: ctx.res,
+        changed: (s) => s.job.slurm_job_id !== null || isFinal(s.job.state),
+        read: () => deps.jobs.statusOf(owner, accepted.job.id),
+      }) ?? accepted;
+      recordDeliberateWait(ctx, (performance.now() - waitStarted) / 1000);
+    }
+    const { job } = status;
+    // The status's tag, so that the client can wait (?wait=) for the job's next change.
     ctx.set('ETag', renderedStatus(status).etag);
     ctx.status = 202;
     ctx.body = {
       job_id: job.id, app: job.app, job_inputs: JSON.parse(job.job_inputs) as unknown, data_inputs: job.file_id, tag: job.tag,
-      state: job.state, status: replayed ? job.status : 'Job submitted with success', submit_date: job.created_at,
+      state: job.state, status: job.status, submit_date: job.created_at, pid: job.slurm_job_id,
     };
   });
 
@@ -149,7 +165,7 @@ export function jobStatusHandler(deps: Pick<JobRoutesDeps, 'jobs' | 'statusWaits
       if (!changed(status)) {
         const waitStarted = performance.now();
         const latest = await waitForChange(deps.statusWaits, {
-          id, initial: status, timeoutMs: waitMs, changed, req: ctx.req,
+          id, initial: status, timeoutMs: waitMs, changed, res: ctx.res,
           read: async () => { const again = await deps.jobs.statusOf(scope, id); return again && renderedStatus(again); },
         });
         recordDeliberateWait(ctx, (performance.now() - waitStarted) / 1000);
