@@ -41,14 +41,20 @@ export class ApiClient {
     return { jobId, etag };
   }
 
-  private async postJob(fileId: string, tag: string, jobInputs: Record<string, unknown> = {}): Promise<{ jobId: string; etag: string | null }> {
+  /** POST /job with `Prefer: wait=30`: the gateway answers once the job has its Slurm id (or ended). */
+  async submitPreferringWait(fileId: string, tag: string): Promise<{ jobId: string; state: string; pid: string | null }> {
+    const { jobId, body } = await this.postJob(fileId, tag, {}, { prefer: 'wait=30' });
+    return { jobId, state: body.state ?? '', pid: body.pid ?? null };
+  }
+
+  private async postJob(fileId: string, tag: string, jobInputs: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
     const res = await fetch(this.url('/job'), {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ app: 'caesar', data_inputs: fileId, tag, job_inputs: { 'no-mpi': true, ...jobInputs } }),
     });
-    const body = await res.json() as { job_id?: string; status?: string };
+    const body = await res.json() as { job_id?: string; status?: string; state?: string; pid?: string | null };
     if (res.status !== 202 || !body.job_id) throw new Error(`POST /job failed (${res.status}): ${body.status}`);
-    return { jobId: body.job_id, etag: res.headers.get('etag') };
+    return { jobId: body.job_id, etag: res.headers.get('etag'), body };
   }
 
   /**
