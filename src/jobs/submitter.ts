@@ -72,23 +72,22 @@ export class Submitter {
   reserve(jobId: string, cluster: string): DirectSubmission | undefined {
     const freeSlot = this.slotsOf(cluster).tryAcquire();
     if (!freeSlot) return undefined;
-    // In flight from now on: a pass must never reconcile it from under us.
+    // In flight from now on (submitClaimed() ends that): a pass must never reconcile it from under us.
     this.inFlight.add(jobId);
-    const release = () => {
-      this.inFlight.delete(jobId);
-      freeSlot();
-    };
     return {
       submit: (job) => {
         const work: Promise<void> = this.submitClaimed(job)
           .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
           .finally(() => {
-            release();
+            freeSlot();
             this.direct.delete(work);
           });
         this.direct.add(work);
       },
-      release,
+      release: () => {
+        this.inFlight.delete(jobId);
+        freeSlot();
+      },
     };
   }
 
