@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiClient } from './lib/api.ts';
 import { withCleanup } from './lib/cleanup.ts';
+import { run as runProgram } from './lib/cluster.ts';
 import { largeFits, type LargeFits } from './lib/fits.ts';
 import { benchTempDir, startGatewayProcess, startHelperServer, type GatewayProcess } from './lib/gateway.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
@@ -102,9 +103,8 @@ async function catUpload(dir: string, file: LargeFits): Promise<number> {
 }
 
 async function flushDirtyPages(): Promise<void> {
-  const child = spawn('sync', [], { stdio: 'ignore' });
-  const [code] = await once(child, 'exit') as [number | null];
-  if (code !== 0) throw new Error(`sync exited with ${code}`);
+  const { code, stderr } = await runProgram('sync', []);
+  if (code !== 0) throw new Error(`sync exited with ${code}: ${stderr.trim()}`);
 }
 
 async function run(): Promise<BenchmarkBody> {
