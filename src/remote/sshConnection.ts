@@ -30,11 +30,20 @@ export interface SshConnectionOptions {
   logger: Logger;
 }
 
-export interface ExecResult {
+interface ExitStatus {
   code: number | null;
   signal: string | null;
+}
+
+export interface ExecResult extends ExitStatus {
   stdout: string;
   stderr: string;
+}
+
+/** An exec channel, with its exit status once the command has ended. */
+interface StartedCommand {
+  channel: ClientChannel;
+  exit: ExitStatus | undefined;
 }
 
 export interface ExecOptions {
@@ -86,7 +95,8 @@ export class SshConnection {
   /** Run a shell command string; resolves with its exit status whatever it is. */
   async exec(command: string, options: ExecOptions): Promise<ExecResult> {
     return this.channels.with(async () => {
-      const channel = await this.openExec(command);
+      const started = await this.openExec(command);
+      const { channel } = started;
       const limit = options.maxOutputBytes ?? 16 * 1024 * 1024;
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
@@ -98,7 +108,7 @@ export class SshConnection {
       };
       channel.on('data', keep(stdout));
       channel.stderr.on('data', keep(stderr));
-      const { code, signal } = await this.awaitExit(channel, command, options.timeoutMs);
+      const { code, signal } = await this.awaitExit(started, command, options.timeoutMs);
       return {
         code,
         signal,
@@ -111,7 +121,8 @@ export class SshConnection {
   /** Run a command whose stdout is piped into `sink` (e.g. `tar -cz` into a local file). */
   async execToStream(command: string, sink: Writable, options: ExecOptions): Promise<ExecResult & { bytes: number }> {
     return this.channels.with(async () => {
-      const channel = await this.openExec(command);
+      const started = await this.openExec(command);
+      const { channel } = started;
       let bytes = 0;
       const stderr: Buffer[] = [];
       channel.on('data', (chunk: Buffer) => { bytes += chunk.length; });
@@ -127,7 +138,7 @@ export class SshConnection {
         channel.resume();
         channel.close();
       });
-      const exit = await this.awaitExit(channel, command, options.timeoutMs).catch((err: unknown) => {
+      const exit = await this.awaitExit(started, command, options.timeoutMs).catch((err: unknown) => {
         if (sinkError) throw sinkError;
         throw err;
       });
@@ -159,7 +170,7 @@ export class SshConnection {
    * the channel the constructor set aside. It closes with the connection.
    */
   async openResidentChannel(command: string): Promise<ClientChannel> {
-    return this.openExec(command);
+    return (await this.openExec(command)).channel;
   }
 
   async close(): Promise<void> {
@@ -172,30 +183,38 @@ export class SshConnection {
     await Promise.race([closedEvent, new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
-  private async openExec(command: string): Promise<ClientChannel> {
+  private async openExec(command: string): Promise<StartedCommand> {
     const client = await this.connected();
-    return new Promise<ClientChannel>((resolve, reject) => {
+    return new Promise<StartedCommand>((resolve, reject) => {
       client.exec(command, (err, channel) => {
         // The request was refused before the command ran (e.g. too many sessions): safe to retry.
-        if (err) reject(new RemoteUnreachableError(`${this.options.name}: cannot open channel: ${err.message}`));
-        else resolve(channel);
+        if (err) {
+          reject(new RemoteUnreachableError(`${this.options.name}: cannot open channel: ${err.message}`));
+          return;
+        }
+        // Listen for the exit status here, not after an await: when the loop is busy, a fast
+        // command's whole answer (exec accepted, output, exit status, close) is parsed in one
+        // go, and ssh2 emits 'exit' right away, with no one yet listening. Output and 'close'
+        // wait in the stream until read, so they are not lost.
+        const started: StartedCommand = { channel, exit: undefined };
+        channel.once('exit', (code: number | null, signal?: string) => { started.exit = { code, signal: signal ?? null }; });
+        resolve(started);
       });
     });
   }
 
-  private awaitExit(channel: ClientChannel, command: string, timeoutMs: number): Promise<{ code: number | null; signal: string | null }> {
+  private awaitExit(started: StartedCommand, command: string, timeoutMs: number): Promise<ExitStatus> {
+    const { channel } = started;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         channel.close();
         reject(new RemoteTimeoutError(`${this.options.name}: no answer within ${timeoutMs} ms from: ${summarizeCommand(command)}`));
       }, timeoutMs);
-      let exit: { code: number | null; signal: string | null } | undefined;
-      // 'exit' carries the status; 'close' comes after all data. If the connection dies first,
-      // there is no exit status and the command's outcome is unknown.
-      channel.on('exit', (code: number | null, signal?: string) => { exit = { code, signal: signal ?? null }; });
+      // 'close' comes after all output. If the connection died first, there is no exit status
+      // and the command's outcome is unknown.
       channel.on('close', () => {
         clearTimeout(timer);
-        if (exit) resolve(exit);
+        if (started.exit) resolve(started.exit);
         else reject(new RemoteInterruptedError(`${this.options.name}: connection lost while running: ${summarizeCommand(command)}`));
       });
     });
