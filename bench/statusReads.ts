@@ -43,7 +43,7 @@ async function load(server: { url: string; pid: number }, seconds: number): Prom
 /**
  * Diagnostic: the two queries the status route makes (JobRepository.findOwned, then .events),
  * from this process on the gateway's database file with the gateway's own database settings
- * (openDatabase: knex on sqlite3, one pooled connection), 64 at a time, no HTTP.
+ * (openDatabase: knex on better-sqlite3, one pooled connection), 64 at a time, no HTTP.
  */
 async function databaseCeiling(databaseFile: string, jobId: string, seconds: number): Promise<number> {
   const db = await openDatabase(databaseFile);
@@ -125,7 +125,7 @@ async function run(): Promise<BenchmarkBody> {
       notes: [
         `Status body: ${body.length} bytes. Non-2xx answers or socket errors: ${failures}.`,
         `Diagnostic — the status route's two database queries alone (\`JobRepository.findOwned\` then \`.events\`), run from the benchmark process ` +
-        `on the gateway's database file with the gateway's database settings (\`openDatabase\`: knex on sqlite3, pool of one connection), ` +
+        `on the gateway's database file with the gateway's database settings (\`openDatabase\`: knex on better-sqlite3, pool of one connection), ` +
         `${settings.connections} at a time, no HTTP: ${fmt(ceiling)} reads/s — a ceiling for the endpoint while every query waits for that one connection.`,
       ],
     };

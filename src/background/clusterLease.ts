@@ -124,7 +124,7 @@ export class ClusterLease {
       RETURNING holder`;
     const bindings = [cluster, this.holder, ...nowBindings, this.ttlMs, ...nowBindings];
     const result: unknown = await db.raw(sql, bindings);
-    // pg answers { rows }, sqlite3 the rows themselves.
+    // pg answers { rows }, better-sqlite3 the rows themselves.
     return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ holder: string }>;
   }
 
