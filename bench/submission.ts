@@ -102,7 +102,7 @@ function breakdown(gateway: GatewayProcess, samples: readonly GatewaySample[], m
   return [
     `Where the gateway's latency goes (medians over ${accept.length} jobs, from its info logs, 1 ms resolution): ` +
     `POST received → job persisted and logged ${m(accept)} ms; persisted → sbatch answered and the id recorded ${m(submit)} ms ` +
-    `(the submitter: input lookup, the remote script \`mkdir; ln; printf config; printf script; sbatch\` on the gateway's resident cluster shell, DB write); ` +
+    `(the submitter: the remote script \`cd <job dir made ahead>; ln input; printf config; printf script; sbatch\` on the gateway's resident cluster shell, DB write); ` +
     `id recorded → the client has the POST's answer ${m(detect)} ms. ` +
     `The gateway's own sbatch command (its whole remote script over its open connection) took ${fmt((sbatchSum / Math.max(1, sbatchCount)) * 1000)} ms on average ` +
     `(caesar_slurm_command_duration_seconds, ${sbatchCount} commands including the warm-up).`,
@@ -140,8 +140,8 @@ async function remoteCommandCost(open: OpenConnection, sampleJobDir: string, rou
     { label: '`true` on a new channel', run: () => open.check('true'), submits: false },
     { label: 'bare `sbatch --wrap=true` on a new channel (baseline (b))', run: () => open.check(BASELINE_SBATCH), submits: true },
     { label: '`true` on the resident shell', run: () => onShell('true'), submits: false },
-    { label: 'the job files (mkdir/cd/ln/printf) on the resident shell', run: (i) => onShell(jobScript(i).slice(0, jobScript(i).lastIndexOf(' && '))), submits: false },
-    { label: 'the whole submission (files + sbatch of the job script) on the resident shell', run: (i) => onShell(jobScript(i)), submits: true },
+    { label: 'the job files into a new directory (mkdir -p, cd, printf) on the resident shell', run: (i) => onShell(jobScript(i).slice(0, jobScript(i).lastIndexOf(' && '))), submits: false },
+    { label: 'the whole submission into that directory, now existing as when made ahead (cd, printf, sbatch of the job script) on the resident shell', run: (i) => onShell(jobScript(i)), submits: true },
   ];
   function jobScript(i: number): string {
     return prepareAndSubmitScript({ jobDir: `${BENCH_REMOTE_ROOT}/diagnostic/${i}`, files, links, scriptName: 'job.sbatch', jobName: 'bench-diagnostic' });

@@ -19,6 +19,7 @@ import { JobRepository } from './jobs/jobRepository.ts';
 import { JobService } from './jobs/jobService.ts';
 import { JobQueries } from './jobs/jobQueries.ts';
 import { Submitter } from './jobs/submitter.ts';
+import { JobDirectoryPool } from './jobs/jobDirectoryPool.ts';
 import { Poller } from './background/poller.ts';
 import { OutputCollector } from './background/outputCollector.ts';
 import { ClusterLease } from './background/clusterLease.ts';
@@ -44,6 +45,7 @@ export interface Gateway {
   files: FileRepository;
   metrics: GatewayMetrics;
   submitter: Submitter;
+  jobDirectories: JobDirectoryPool;
   poller: Poller;
   collector: OutputCollector;
   /** Which clusters this instance works (one instance per cluster when several share PostgreSQL). */
@@ -93,7 +95,8 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const resolveCluster = clusterAccessResolver(config);
   const apps = loadAppRegistry();
   const crash = crashHook(config.crashAt);
-  const submitter = new Submitter({ jobs, files, clusters, schedulers, logger, crash });
+  const jobDirectories = new JobDirectoryPool({ clusters, schedulers, logger });
+  const submitter = new Submitter({ jobs, files, clusters, schedulers, logger, crash, jobDirectories });
   const collector = new OutputCollector({
     jobs, clusters, schedulers, outputDir: path.join(config.dataDir, 'outputs'), logger, crash, ...config.outputs,
   });
@@ -115,6 +118,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     jobs, files, schedulers, logger, templates: loadTemplates(),
     apps, clusterNames: config.clusters.map((c) => c.name), resolveCluster,
     checkLimits: (owner) => limiter.checkSubmission(owner),
+    newJobId: (cluster) => jobDirectories.newJobId(cluster),
     // Only the lease holder submits: two submitters would each reconcile the other's in-flight
     // sbatch. Accepted elsewhere, the job waits (queued) for the holder's next cycle.
     submissions: {
@@ -149,7 +153,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   let requests: RequestTracker | undefined;
 
   return {
-    config, db, jobs, jobChanges, files, metrics, submitter, poller, collector, lease, retention, schedulers, app, runCycle,
+    config, db, jobs, jobChanges, files, metrics, submitter, jobDirectories, poller, collector, lease, retention, schedulers, app, runCycle,
     async listen() {
       // Restart = reconcile: the first cycle picks up queued, half-submitted and uncollected jobs.
       task = cron.schedule(config.poll.schedule, () => {
@@ -187,6 +191,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
       await submitter.idle();
       await Promise.race([Promise.all(background), new Promise((r) => setTimeout(r, graceMs).unref())]);
       logger.info('shutdown: submissions and collections finished');
+      await jobDirectories.discard();
       // Whatever fails from here on, SSH and the database still get closed.
       await lease.release().catch((err: unknown) => logger.warn({ err: asError(err).message }, 'shutdown: releasing cluster leases failed'));
       for (const scheduler of schedulers.values()) await scheduler.close();

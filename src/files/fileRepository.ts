@@ -3,6 +3,12 @@
 import type { Database } from '../db/database.ts';
 import type { FileRow } from '../db/rows.ts';
 
+/** An uploaded file, and where it already is on one cluster (undefined: not staged there yet). */
+export interface StagedInput {
+  file: FileRow;
+  stagedPath: string | undefined;
+}
+
 export class FileRepository {
   constructor(private readonly db: Database) {}
 
@@ -15,10 +21,6 @@ export class FileRepository {
     return this.db<FileRow>('files').where(owner === null ? { id } : { owner, id }).first();
   }
 
-  async findOwnedByPath(owner: string, storedPath: string): Promise<FileRow | undefined> {
-    return this.db<FileRow>('files').where({ owner, stored_path: storedPath }).first();
-  }
-
   async listOwned(owner: string | null): Promise<FileRow[]> {
     return this.db<FileRow>('files').where(owner === null ? {} : { owner }).orderBy('created_at', 'asc');
   }
@@ -27,12 +29,23 @@ export class FileRepository {
     await this.db('files').where({ id }).delete();
   }
 
+  /** A job's input named by uuid or by the `path` upload returned, with where it is staged on
+   *  the cluster (undefined: not yet), in one query. Undefined when the caller has no such file. */
+  async findInputOwned(owner: string, reference: string, cluster: string): Promise<StagedInput | undefined> {
+    const byId = /^[0-9a-f]{32}$/.test(reference);
+    return this.withStagedPath(cluster, byId ? { 'files.owner': owner, 'files.id': reference } : { 'files.owner': owner, 'files.stored_path': reference });
+  }
+
   /** A job's input as the submitter needs it, in one query: the file, and where it is already
    *  staged on the cluster (undefined: not yet). Undefined when the file is gone. */
-  async findForSubmission(owner: string, id: string, cluster: string): Promise<{ file: FileRow; stagedPath: string | undefined } | undefined> {
+  async findForSubmission(owner: string, id: string, cluster: string): Promise<StagedInput | undefined> {
+    return this.withStagedPath(cluster, { 'files.owner': owner, 'files.id': id });
+  }
+
+  private async withStagedPath(cluster: string, where: Record<string, string>): Promise<StagedInput | undefined> {
     const row = await this.db<FileRow>('files')
       .leftJoin('staged_files', (on) => on.on('staged_files.file_id', '=', 'files.id').andOnVal('staged_files.cluster', '=', cluster))
-      .where({ 'files.owner': owner, 'files.id': id })
+      .where(where)
       .first<(FileRow & { staged_remote_path: string | null }) | undefined>('files.*', 'staged_files.remote_path as staged_remote_path');
     if (!row) return undefined;
     const { staged_remote_path: stagedPath, ...file } = row;

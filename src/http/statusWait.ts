@@ -33,6 +33,12 @@ export interface WaitFor<T> {
   id: string;
   /** The status the request found; returned when there is no waiting to do. */
   initial: T;
+  /**
+   * `initial` is what the job is now, not a read that a write may have overtaken before the
+   * subscription (a job this request just created, that nothing else writes until Slurm answers
+   * over the network): it is not read again before the first wake-up.
+   */
+  initialIsCurrent?: boolean;
   timeoutMs: number;
   /** Reads the status again; `undefined`: the job is gone. */
   read(): Promise<T | undefined>;
@@ -51,7 +57,7 @@ export async function waitForChange<T>(waits: StatusWaits, w: WaitFor<T>): Promi
   if (changes.shuttingDown || changes.size >= waits.maxWaiters || clientGone(w.res)) return w.initial;
   const deadline = Date.now() + w.timeoutMs;
   // Starts true: a write between the caller's read and the subscription is looked for at once.
-  let told = true;
+  let told = !w.initialIsCurrent;
   let gone = false;
   let wake: (() => void) | undefined;
   const unsubscribe = changes.subscribe(w.id, () => {

@@ -9,6 +9,7 @@ import { validateAppOptions } from '../apps/validateOptions.ts';
 import type { ClusterConfig } from '../config.ts';
 import type { ClusterAccess } from '../users/clusterAccess.ts';
 import type { FileRow } from '../db/rows.ts';
+import type { StagedInput } from '../files/fileRepository.ts';
 import { renderTemplate } from '../sbatch/renderTemplate.ts';
 import { RUN_CONTROL_KEYS, resolveResources, type Resources } from './runOptions.ts';
 
@@ -25,6 +26,8 @@ export interface JobPlan {
   app: AppDescriptor;
   cluster: ClusterConfig;
   file: FileRow;
+  /** Where `file` already is on the cluster (undefined: the submitter stages it first). */
+  stagedPath: string | undefined;
   values: Map<string, OptionValue>;
   resources: Resources;
   /** Name of the input inside the job directory; `base` names every CAESAR output. */
@@ -46,11 +49,13 @@ export interface PlanContext {
   clusterNames: string[];
   /** The connection target and the user's Slurm defaults for a requested (or the default) cluster. */
   resolveCluster(requested: string | undefined): ClusterAccess | undefined;
-  /** Finds one of the caller's own files by uuid or by the `path` upload returned. */
-  findInput(reference: string): Promise<FileRow | undefined>;
+  /** Finds one of the caller's own files by uuid or by the `path` upload returned, with where
+   *  it is staged on the cluster. */
+  findInput(reference: string, cluster: string): Promise<StagedInput | undefined>;
 }
 
-/** The input's name inside the job directory: the original name, reduced to safe characters. */
+/** The input's name inside the job directory: the original name, reduced to safe characters.
+ *  CAESAR names some outputs (the summary plot) after it, so it is a link, not the staged path. */
 export function inputNameFor(file: Pick<FileRow, 'filename_orig' | 'id'>): { inputName: string; base: string } {
   const stem = file.filename_orig.replace(/\.(fits?|fts)(\.gz)?$/i, '');
   const safe = stem.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.-]+/, '').slice(0, 80);
@@ -74,7 +79,8 @@ export async function planJob(request: JobRequest, context: PlanContext): Promis
     if ((RUN_CONTROL_KEYS as readonly string[]).includes(key)) runControl[key] = value;
     else appInputs[key] = value;
   }
-  const file = await resolveInput(request, runControl.inputfile, context, errors);
+  const input = await resolveInput(request, runControl.inputfile, cluster.name, context, errors);
+  const file = input?.file;
   const validated = validateAppOptions(appInputs, app.options, app.name);
   const values = validated.ok ? validated.values : new Map<string, OptionValue>();
   if (!validated.ok) errors.push(...validated.errors);
@@ -84,10 +90,12 @@ export async function planJob(request: JobRequest, context: PlanContext): Promis
   const { inputName, base } = inputNameFor(file);
   const appConfig = renderAppConfig(app, values, { inputFile: inputName, base });
   const configFileName = (app.outputs.config ?? 'config_{base}.cfg').replaceAll('{base}', base);
-  return { app, cluster, file, values, resources, inputName, base, appConfig, configFileName };
+  return { app, cluster, file, stagedPath: input?.stagedPath, values, resources, inputName, base, appConfig, configFileName };
 }
 
-async function resolveInput(request: JobRequest, inputfile: unknown, context: PlanContext, errors: OptionError[]): Promise<FileRow | undefined> {
+async function resolveInput(
+  request: JobRequest, inputfile: unknown, cluster: string, context: PlanContext, errors: OptionError[],
+): Promise<StagedInput | undefined> {
   const reference = request.data_inputs ?? inputfile;
   if (reference === undefined || reference === '') {
     errors.push({ option: 'data_inputs', message: "no input image: pass the uuid returned by POST /upload as 'data_inputs' (or as job_inputs.inputfile)" });
@@ -97,12 +105,12 @@ async function resolveInput(request: JobRequest, inputfile: unknown, context: Pl
     errors.push({ option: 'inputfile', message: `option 'inputfile': expected the uuid or path returned by POST /upload, got ${JSON.stringify(reference)}` });
     return undefined;
   }
-  const file = await context.findInput(reference);
-  if (!file) {
+  const found = await context.findInput(reference, cluster);
+  if (!found) {
     const option = request.data_inputs !== undefined ? 'data_inputs' : 'inputfile';
     errors.push({ option, message: `input file ${JSON.stringify(reference)} is not one of your uploads; upload it with POST /upload and pass the uuid it returns` });
   }
-  return file;
+  return found;
 }
 
 export interface ScriptContext {

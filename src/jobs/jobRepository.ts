@@ -31,6 +31,7 @@ export class JobRepository {
    * nothing can be cached for, or waiting on, a job that did not exist.
    */
   async insert(row: JobRow, reason: string, idempotency?: { key: string; requestHash: string }): Promise<string> {
+    const token = this.statusCache.beforeWrite();
     try {
       await this.db.transaction(async (trx) => {
         await trx('jobs').insert(row);
@@ -41,6 +42,8 @@ export class JobRepository {
           });
         }
       });
+      // The status as inserted, so the first status read (a POST waiting for the Slurm id) needs no query.
+      this.statusCache.afterWrite(row.id, token, { snapshot: { job: row, events: [firstEvent(row, reason)] } });
       return row.id;
     } catch (err) {
       const winner = idempotency && await this.findIdempotent(row.owner, idempotency.key);
@@ -94,11 +97,18 @@ export class JobRepository {
    * after this sees the id and cancels in Slurm itself.
    */
   async recordSlurmId(id: string, slurmJobId: string, status: string): Promise<{ cancelRequested: boolean } | undefined> {
-    // SQLite answers the boolean as 0/1.
-    const rows: Array<{ cancel_requested: boolean | number }> = await this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null })
-      .returning(['cancel_requested']);
-    this.written(id);
+    const token = this.statusCache.beforeWrite();
+    const rows = await this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null })
+      .returning<JobRow[]>('*');
     const row = rows[0];
+    if (row) {
+      // No history is added: the cached status stays valid with the new row (no read back).
+      this.statusCache.afterWrite(id, token, { job: row });
+      this.changes.notify(id);
+    } else {
+      this.written(id);
+    }
+    // SQLite answers the boolean as 0/1.
     return row && { cancelRequested: Boolean(row.cancel_requested) };
   }
 

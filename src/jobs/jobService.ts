@@ -1,6 +1,6 @@
 // Accepting and cancelling jobs. A job is persisted before anything touches the cluster; the
 // submitter then moves it to Slurm in the background, so a cluster outage never loses a request.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobRow } from '../db/rows.ts';
 import type { FileRepository } from '../files/fileRepository.ts';
@@ -20,6 +20,8 @@ export interface JobServiceDeps {
   resolveCluster(owner: string, requested: string | undefined): ClusterAccess | undefined;
   /** Refuses a submission over the user's limits (429). */
   checkLimits(owner: string): Promise<void>;
+  /** A new job's id (see JobDirectoryPool: its directory on the cluster may be made already). */
+  newJobId(cluster: string): string;
   templates: { get(name: string): string };
   schedulers: Map<string, Scheduler>;
   /** The submitter, for the clusters this instance submits to (see gateway.ts). */
@@ -71,7 +73,7 @@ export class JobService {
     if (limits.status === 'rejected') throw limits.reason;
     if (planned.status === 'rejected') throw planned.reason;
     const plan = planned.value;
-    const id = randomUUID();
+    const id = this.deps.newJobId(plan.cluster.name);
     const script = renderJobScript(templates.get(plan.app.template), plan, {
       jobId: id,
       executable: plan.cluster.sfinderExecutable,
@@ -111,7 +113,7 @@ export class JobService {
     // acceptance to wait for the first change without missing it. Every field the status shows
     // is a string or null in the row (no database type conversion), so it renders identically.
     const status = { job: row, events: [firstEvent(row, ACCEPTED)] };
-    if (direct) direct.submit(row);
+    if (direct) direct.submit(row, { file: plan.file, stagedPath: plan.stagedPath });
     else this.deps.submissions.kick(row.cluster);
     return { job: row, replayed: false, status };
   }
@@ -122,9 +124,7 @@ export class JobService {
       apps: this.deps.apps,
       clusterNames: this.deps.clusterNames,
       resolveCluster: (requested) => this.deps.resolveCluster(owner, requested),
-      findInput: async (reference) =>
-        (/^[0-9a-f]{32}$/.test(reference) ? await files.findOwned(owner, reference) : undefined)
-        ?? await files.findOwnedByPath(owner, reference),
+      findInput: (reference, cluster) => files.findInputOwned(owner, reference, cluster),
     });
   }
 

@@ -64,6 +64,26 @@ export class JobStatusCache {
     this.entries.delete(id);
   }
 
+  /** Taken before a write whose outcome is known in full when it commits (see afterWrite). */
+  beforeWrite(): number {
+    return this.writes;
+  }
+
+  /**
+   * After such a write commits: keep what it wrote instead of reading it back — `snapshot`, or,
+   * given only the new row (a write that added no history), the cached history with that row.
+   * Only if no other write was told here since `token`: that one may have committed after ours,
+   * and then the entry is just forgotten, as after any write.
+   */
+  afterWrite(id: string, token: number, written: { snapshot: JobStatusSnapshot } | { job: JobRow }): void {
+    const raced = this.writes !== token;
+    const cached = this.entries.get(id)?.snapshot;
+    this.forget(id);
+    if (raced || !this.enabled) return;
+    if ('snapshot' in written) this.remember(id, written.snapshot);
+    else if (cached) this.remember(id, { job: written.job, events: cached.events });
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config.ts';
 import type { JobRow } from '../db/rows.ts';
-import type { FileRepository } from '../files/fileRepository.ts';
+import type { FileRepository, StagedInput } from '../files/fileRepository.ts';
 import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../remote/errors.ts';
 import { SchedulerUnavailableError, SubmissionRejectedError, type Scheduler } from '../scheduler/scheduler.ts';
 import type { JobRepository } from './jobRepository.ts';
@@ -13,6 +13,7 @@ import { InputStager } from './inputStager.ts';
 import type { CrashHook } from '../faults.ts';
 import { withoutPaths } from './clientMessage.ts';
 import { Semaphore } from '../remote/semaphore.ts';
+import type { JobDirectoryPool } from './jobDirectoryPool.ts';
 
 export const slurmJobName = (jobId: string): string => `cg-${jobId}`;
 export const remoteJobDir = (cluster: ClusterConfig, jobId: string): string => path.posix.join(cluster.remoteRoot, 'jobs', jobId);
@@ -26,14 +27,17 @@ export interface SubmitterDeps {
   /** Submissions in flight per cluster; leaves channels for polling and downloads. */
   concurrency?: number;
   crash?: CrashHook;
+  /** Made ahead after submissions, so that the next jobs find their directories ready. */
+  jobDirectories?: Pick<JobDirectoryPool, 'topUp'>;
 }
 
 const RETRY_DELAY_MS = 5_000;
 
 /** A submit slot held for one job from before its insert (see Submitter.reserve). */
 export interface DirectSubmission {
-  /** The job is committed, already 'submitting': sbatch it now; the slot is freed when done. */
-  submit(job: JobRow): void;
+  /** The job is committed, already 'submitting': sbatch it now; the slot is freed when done.
+   *  `input`: its input as the request found it a moment ago (saves looking it up again). */
+  submit(job: JobRow, input: StagedInput): void;
   /** The job was not persisted after all: free the slot. */
   release(): void;
 }
@@ -75,8 +79,8 @@ export class Submitter {
     // In flight from now on (submitClaimed() ends that): a pass must never reconcile it from under us.
     this.inFlight.add(jobId);
     return {
-      submit: (job) => {
-        const work: Promise<void> = this.submitClaimed(job)
+      submit: (job, input) => {
+        const work: Promise<void> = this.submitClaimed(job, input)
           .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
           .finally(() => {
             freeSlot();
@@ -140,11 +144,11 @@ export class Submitter {
   }
 
   /** sbatch for a job this process claimed: its phase is 'submitting' and it is in inFlight. */
-  private async submitClaimed(job: JobRow): Promise<void> {
+  private async submitClaimed(job: JobRow, knownInput?: StagedInput): Promise<void> {
     const cluster = this.deps.clusters.get(job.cluster)!;
     const scheduler = this.deps.schedulers.get(job.cluster)!;
     try {
-      const input = await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
+      const input = knownInput ?? await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
       if (!input) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
       const remoteInput = await this.stager.ensureStaged(input, cluster, scheduler);
       const resources = JSON.parse(job.resources) as { configFile: string };
@@ -164,6 +168,8 @@ export class Submitter {
       this.inFlight.delete(job.id);
     }
     this.deps.logger.debug({ job: job.id }, 'submit attempt done');
+    // After the sbatch, not before: the batch's mkdir then delays no one's Slurm id.
+    await this.deps.jobDirectories?.topUp(job.cluster);
   }
 
   private async recordSubmitted(job: JobRow, slurmId: string): Promise<void> {

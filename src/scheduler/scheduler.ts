@@ -24,6 +24,8 @@ export interface Scheduler {
   stageFile(localPath: string, remotePath: string): Promise<void>;
   streamDirectory(remoteDir: string, sink: Writable): Promise<{ bytes: number }>;
   removePaths(paths: readonly string[]): Promise<void>;
+  /** Make directories (and their parents) the gateway will use, in one command. */
+  makeDirectories(paths: readonly string[]): Promise<void>;
   /** Readiness: resolves when the cluster answers a trivial command within timeoutMs. */
   ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;

@@ -15,6 +15,8 @@ export interface Connection {
   privateKeyPath: string;
   hostKey: string;
   slurmNode: string;
+  /** Where the gateway keeps its files on the cluster (inputs/, jobs/). */
+  remoteRoot: string;
 }
 
 export function connection(): Connection {

@@ -68,7 +68,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       // Prefer: wait=<s>: answer once the job has its Slurm id (or ended, e.g. rejected by Slurm).
       ctx.set('Preference-Applied', `wait=${waitSeconds}`);
       status = await waitInRequest(ctx, deps.statusWaits, {
-        id: accepted.job.id, initial: accepted, timeoutMs: waitSeconds * 1000,
+        id: accepted.job.id, initial: accepted, initialIsCurrent: !replayed, timeoutMs: waitSeconds * 1000,
         changed: (s) => s.job.slurm_job_id !== null || isFinal(s.job.state),
         read: () => deps.jobs.statusOf(owner, accepted.job.id),
       }) ?? accepted;

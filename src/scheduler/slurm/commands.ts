@@ -77,10 +77,13 @@ export interface SubmissionFiles {
   jobName: string;
 }
 
-/** One round trip: create the job directory, write its files, submit. Every value is quoted;
- *  the tag (job name) is on sbatch's command line so no template edit can drop it. */
+/** One round trip: enter the job directory (made ahead, see JobDirectoryPool, or made now),
+ *  write its files, submit. Every value is quoted; the tag (job name) is on sbatch's command line
+ *  so no template edit can drop it. cd and printf are shell builtins, so a directory made
+ *  ahead saves the mkdir process. */
 export function prepareAndSubmitScript(sub: SubmissionFiles): string {
-  const steps = [`mkdir -p ${shellQuote(sub.jobDir)}`, `cd ${shellQuote(sub.jobDir)}`];
+  const dir = shellQuote(sub.jobDir);
+  const steps = [`{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; }`];
   for (const [name, target] of Object.entries(sub.links)) {
     steps.push(`ln -sfn ${shellQuote(target)} ${shellQuote(name)}`);
   }

@@ -17,7 +17,7 @@ import {
   SchedulerUnavailableError, SubmissionRejectedError, type JobSnapshot, type Scheduler,
 } from '../scheduler.ts';
 
-export type CommandKind = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar' | 'rm';
+export type CommandKind = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar' | 'rm' | 'mkdir';
 
 export interface CommandObserver {
   (kind: CommandKind, seconds: number, ok: boolean): void;
@@ -147,6 +147,13 @@ export class SlurmScheduler implements Scheduler {
     if (paths.length === 0) return;
     const result = await this.run('rm', shellCommand(['rm', '-rf', '--', ...paths]));
     if (result.code !== 0) throw new Error(`rm on ${this.cluster} failed: ${firstLine(result.stderr)}`);
+  }
+
+  /** On the resident shell, like sbatch: job directories made ahead (see JobDirectoryPool). */
+  async makeDirectories(paths: readonly string[]): Promise<void> {
+    if (paths.length === 0) return;
+    const result = await this.run('mkdir', shellCommand(['mkdir', '-p', '--', ...paths]), { resident: true });
+    if (result.code !== 0) throw new Error(`mkdir on ${this.cluster} failed: ${firstLine(result.stderr)}`);
   }
 
   /** `true` over the pooled connection: no Slurm command, not counted as one. */

@@ -74,4 +74,9 @@ describe('slurm/prepareAndSubmitScript', () => {
     expect(script).to.contain("printf %s 'echo '\\''$(id)'\\''\n' > job.sbatch");
     expect(script).to.match(/sbatch --parsable --job-name=cg-abc --chdir=\/home\/u\/jobs\/abc job.sbatch$/);
   });
+
+  it('enters a directory made ahead, and makes it only when it is missing', () => {
+    const script = prepareAndSubmitScript({ jobDir: '/home/u/jobs/abc', files: {}, links: {}, scriptName: 'job.sbatch', jobName: 'cg-abc' });
+    expect(script.startsWith('{ cd /home/u/jobs/abc 2>/dev/null || { mkdir -p /home/u/jobs/abc && cd /home/u/jobs/abc; }; } && ')).to.equal(true);
+  });
 });
