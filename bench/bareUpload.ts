@@ -1,13 +1,19 @@
 // Diagnostic server for the upload benchmark: plain Node http that writes the request body to a
 // file as it arrives (no multipart parsing, no hashing, no FITS check) — the floor of any Node
-// HTTP upload on this machine. BENCH_UPLOAD_FILE names the file; prints {"port": N}.
+// HTTP upload on this machine. BENCH_UPLOAD_FILE names the file; with BENCH_UPLOAD_DISCARD=1 the
+// body is read and dropped (the socket receive alone). Prints {"port": N}.
 import { createWriteStream } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 
 const file = process.env.BENCH_UPLOAD_FILE ?? '/tmp/bench-bare-upload.bin';
+const discard = process.env.BENCH_UPLOAD_DISCARD === '1';
 const server = http.createServer((req, res) => {
+  if (discard) {
+    req.on('end', () => res.end('{"status":"read"}')).resume();
+    return;
+  }
   // The same 8 MiB write buffer as the gateway's receiver (src/http/multipartUpload.ts).
   pipeline(req, createWriteStream(file, { highWaterMark: 8 * 1024 * 1024 })).then(
     () => res.end('{"status":"stored"}'),

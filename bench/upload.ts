@@ -124,16 +124,19 @@ async function run(): Promise<BenchmarkBody> {
 
     const bareTarget = path.join(dir, 'bare-node-upload.bin');
     const bare = await startHelperServer(cleanup, 'bench/bareUpload.ts', { BENCH_UPLOAD_FILE: bareTarget });
+    const receiveOnly = await startHelperServer(cleanup, 'bench/bareUpload.ts', { BENCH_UPLOAD_DISCARD: '1' });
 
     const g: UploadRun[] = [];
     const c: number[] = [];
     const n: number[] = [];
+    const received: number[] = [];
     const small: UploadRun[] = [];
     const smallFile = largeFits(SMALL_MIB * MiB);
     const variants = [
       async () => { g.push(await gatewayUpload(gateway, api, file)); small.push(await gatewayUpload(gateway, api, smallFile)); },
       async () => { c.push(await catUpload(dir, file)); },
       async () => { n.push(await bareNodeUpload(bare.port, bareTarget, file)); },
+      async () => { received.push(await bareNodeUpload(receiveOnly.port, bareTarget, file)); },
     ];
     for (let rep = 0; rep < settings.reps; rep += 1) {
       for (let k = 0; k < variants.length; k += 1) {
@@ -156,12 +159,15 @@ async function run(): Promise<BenchmarkBody> {
         'catches a peak between samples; growth = peak − RSS just before the upload. Each uploaded file is deleted through the API afterwards. ' +
         'One 16 MiB upload warms the path up first. Before every measured upload (gateway, `cat` or the diagnostic) `sync` flushes the dirty pages ' +
         'the previous one left, so none of them pays for another\'s writeback. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
-        'its own child process) that writes the raw body to a file through the same 8 MiB write buffer — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here.',
+        'its own child process) that writes the raw body to a file through the same 8 MiB write buffer — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here; ' +
+        'and the same server reading the body and dropping it (no file at all): the socket receive alone, a ceiling for any Node HTTP upload here.',
       ],
       figures: [
         figure('throughput, MiB/s (higher is better)', g.map((r) => mibps(r.seconds)), c.map(mibps),
           { target: 'ratio ≥ 0.5', check: (_g, r) => r !== undefined && r >= 0.5, repetitions: reps }),
         figure('diagnostic: gateway vs a bare Node http server writing the raw body to a file, MiB/s', g.map((r) => mibps(r.seconds)), n.map(mibps),
+          { repetitions: reps }),
+        figure('diagnostic: gateway vs a bare Node http server reading the body into nothing (receive alone), MiB/s', g.map((run) => mibps(run.seconds)), received.map(mibps),
           { repetitions: reps }),
         figure('gateway CPU during the upload, cores (diagnostic)', g.map((r) => r.cores), undefined, { repetitions: reps }),
         figure('gateway RSS growth during the upload, MiB', g.map((r) => r.growth / MiB), undefined,
