@@ -147,12 +147,15 @@ export class Submitter {
   private async submitClaimed(job: JobRow, knownInput?: StagedInput): Promise<void> {
     const cluster = this.deps.clusters.get(job.cluster)!;
     const scheduler = this.deps.schedulers.get(job.cluster)!;
+    // Until sbatch is sent, an interrupted command (the input's transfer) cannot have reached Slurm.
+    let sbatchMayHaveRun = false;
     try {
       const input = knownInput ?? await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
       if (!input) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
       const remoteInput = await this.stager.ensureStaged(input, cluster, scheduler);
       const resources = JSON.parse(job.resources) as { configFile: string };
       this.deps.crash?.('before-sbatch');
+      sbatchMayHaveRun = true;
       const slurmId = await scheduler.submit({
         jobDir: remoteJobDir(cluster, job.id),
         files: { [resources.configFile]: job.app_config, 'job.sbatch': job.script },
@@ -163,7 +166,7 @@ export class Submitter {
       this.deps.crash?.('after-sbatch');
       await this.recordSubmitted(job, slurmId);
     } catch (err) {
-      await this.handleFailure(job, asError(err));
+      await this.handleFailure(job, asError(err), sbatchMayHaveRun);
     } finally {
       this.inFlight.delete(job.id);
     }
@@ -184,9 +187,10 @@ export class Submitter {
     if (recorded.cancelRequested) await this.deps.schedulers.get(job.cluster)!.cancel(slurmId);
   }
 
-  private async handleFailure(job: JobRow, error: Error): Promise<void> {
+  private async handleFailure(job: JobRow, error: Error, sbatchMayHaveRun: boolean): Promise<void> {
     const { jobs, logger } = this.deps;
-    if (error instanceof RemoteUnreachableError || error instanceof SchedulerUnavailableError) {
+    const cutBeforeSbatch = error instanceof RemoteInterruptedError && !sbatchMayHaveRun;
+    if (error instanceof RemoteUnreachableError || error instanceof SchedulerUnavailableError || cutBeforeSbatch) {
       // Nothing reached Slurm: back to the queue, retried on a later pass.
       await jobs.claimPhase(job.id, 'submitting', 'queued', {
         status: `waiting for the cluster: ${withoutPaths(error.message)}`, last_error: error.message,

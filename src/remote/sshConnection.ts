@@ -157,9 +157,18 @@ export class SshConnection {
       const sftp = await new Promise<Sftp>((resolve, reject) => {
         client.sftp((err, session) => (err ? reject(new RemoteUnreachableError(`sftp: ${err.message}`)) : resolve(session)));
       });
+      // ssh2 leaves a transfer in flight (fastPut) unsettled when the connection is reset under
+      // it (seen here: sessions cut by the cluster mid-transfer): the connection's end settles it.
+      let stopWatching = () => {};
+      const lost = new Promise<never>((_resolve, reject) => {
+        const onClose = () => reject(new RemoteInterruptedError(`${this.options.name}: connection lost during a file transfer`));
+        client.once('close', onClose);
+        stopWatching = () => client.off('close', onClose);
+      });
       try {
-        return await work(sftp);
+        return await Promise.race([work(sftp), lost]);
       } finally {
+        stopWatching();
         sftp.end();
       }
     });

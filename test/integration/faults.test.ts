@@ -3,13 +3,13 @@
 // every job must end in its true state, with exactly one Slurm job and its output.
 // The crash moments are chosen by the gateway's crash points (CAESAR_GATEWAY_CRASH_AT): the
 // SIGKILL itself is real; only its timing is arranged, because no test could hit it reliably.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { daemon, dropSshSessions, sleep, slurmJobsNamed, waitFor } from '../support/cluster.ts';
+import { connection, daemon, dropSshSessions, sleep, slurmJobsNamed, waitFor } from '../support/cluster.ts';
 import { startGatewayProcess, type GatewayProcess } from '../support/gatewayProcess.ts';
-import { syntheticImage } from '../support/syntheticFits.ts';
+import { syntheticImage, withBulkExtension } from '../support/syntheticFits.ts';
 import { readTarGz } from '../support/tarball.ts';
 import { startTestGateway, postJson, uploadBytes, waitForStatus, finishedWithOutput, type StatusBody, type TestGateway } from '../support/testGateway.ts';
 
@@ -117,7 +117,7 @@ describe('faults: gateway killed, SSH down, slurmctld down', function () {
       await gw?.stop();
     });
 
-    const submit = async () => ((await (await postJson(gw, '/job', { app: 'caesar', data_inputs: file, job_inputs: { 'no-mpi': true } })).json()) as { job_id: string }).job_id;
+    const submit = async (input = file) => ((await (await postJson(gw, '/job', { app: 'caesar', data_inputs: input, job_inputs: { 'no-mpi': true } })).json()) as { job_id: string }).job_id;
 
     it('sshd down during submission: the job waits for the cluster, then runs once', async () => {
       await daemon('stop', 'sshd');
@@ -135,6 +135,31 @@ describe('faults: gateway killed, SSH down, slurmctld down', function () {
       } finally {
         await daemon('start', 'sshd');
       }
+    });
+
+    it('SSH cut while the input is being sent: the job is sent again (never looked up by name or aborted) and runs once', async () => {
+      const big = withBulkExtension(image.bytes, 256 * 1024 ** 2);
+      const uuid = ((await (await uploadBytes(gw, big, 'fault-big.fits')).json()) as { uuid: string }).uuid;
+      const jobId = await submit(uuid);
+      // The cluster is this machine: the transfer's partial file is visible in the gateway's inputs directory.
+      const inputs = path.join(connection().remoteRoot, 'inputs');
+      const partials = () => { try { return readdirSync(inputs).filter((n) => n.startsWith(`${uuid}.fits.part-`)); } catch { return []; } };
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const part = partials()[0];
+        if (part && statSync(path.join(inputs, part), { throwIfNoEntry: false })!.size > 32 * 1024 ** 2) break;
+        if (Date.now() > deadline) throw new Error('the input never got half-way to the cluster');
+        await sleep(10);
+      }
+      await dropSshSessions();
+      const seen = new Set<string>();
+      const final = await waitForStatus(gw, jobId, (s) => { seen.add(`${s.state}: ${s.status}`); return finishedWithOutput(s); }, 180_000);
+      const history = [...seen].join(' | ');
+      expect(final.state, history).to.equal('SUCCESS');
+      expect(history).to.match(/PENDING: waiting for the cluster/);
+      expect(history).to.not.match(/outcome unknown/);
+      await expectExactlyOneSlurmJob(jobId);
+      expect(partials(), 'partial transfers left on the cluster').to.deep.equal([]);
     });
 
     it('sshd down during polling: nothing is misreported, the job ends SUCCESS when SSH returns', async () => {

@@ -74,3 +74,14 @@ export function headerOnlyFits(): Buffer {
   const text = [card('SIMPLE', 'T'), card('BITPIX', '8'), card('NAXIS', '0'), 'END'.padEnd(80)].join('');
   return Buffer.from(text.padEnd(2880, ' '), 'latin1');
 }
+
+/**
+ * `fits` followed by an image extension of `bytes` zero bytes (1-D, 8-bit): a file as large as
+ * needed whose primary image is still the one sfinder reads. For transfers that must take a while.
+ */
+export function withBulkExtension(fits: Buffer, bytes: number): Buffer {
+  const text = ["XTENSION= 'IMAGE   '".padEnd(80), card('BITPIX', '8'), card('NAXIS', '1'), card('NAXIS1', String(bytes)),
+    card('PCOUNT', '0'), card('GCOUNT', '1'), 'END'.padEnd(80)].join('');
+  const header = Buffer.from(text.padEnd(2880, ' '), 'latin1');
+  return Buffer.concat([fits, header, Buffer.alloc(Math.ceil(bytes / 2880) * 2880)]);
+}

@@ -3,9 +3,9 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
-import { RemoteInterruptedError, RemoteUnreachableError } from '../../remote/errors.ts';
+import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../../remote/errors.ts';
 import { ResidentShell } from '../../remote/residentShell.ts';
-import { shellCommand } from '../../remote/quote.ts';
+import { shellCommand, shellQuote } from '../../remote/quote.ts';
 import {
   prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, sacctByUserArgv, scancelArgv, squeueArgv,
   squeueByNameArgv, squeueByUserArgv,
@@ -115,12 +115,14 @@ export class SlurmScheduler implements Scheduler {
     let ok = false;
     try {
       const partial = `${remotePath}.part-${process.pid}-${Date.now()}`;
-      await this.options.ssh.exec(shellCommand(['mkdir', '-p', path.posix.dirname(remotePath)]), { timeoutMs: this.options.commandTimeoutMs });
+      // The directory, without what an earlier transfer of this file left when it was cut off.
+      await this.options.ssh.exec(`${shellCommand(['mkdir', '-p', path.posix.dirname(remotePath)])} && rm -f -- ${shellQuote(remotePath)}.part-*`,
+        { timeoutMs: this.options.commandTimeoutMs });
       await this.options.ssh.withSftp(async (sftp) => {
         await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, partial, (err) => (err ? reject(err) : resolve())));
         // Rename last so a half-sent file is never mistaken for the input.
         await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(partial, remotePath, (err) => (err ? reject(err) : resolve())));
-      });
+      }).catch((err: unknown) => { throw transferFailure(this.cluster, err); });
       ok = true;
     } finally {
       this.observe('stage', started, ok);
@@ -192,6 +194,19 @@ export class SlurmScheduler implements Scheduler {
   private observe(kind: CommandKind, started: bigint, ok: boolean): void {
     this.options.observe?.(kind, Number(process.hrtime.bigint() - started) / 1e9, ok);
   }
+}
+
+/**
+ * An SFTP error without a status code is ssh2 giving up on requests the server never answered
+ * ("No response from server": the channel or the connection went away): the transfer was cut
+ * off, not refused, and may be tried again. A status from the server (no space, no permission)
+ * or a local file error (a string code) stays what it is.
+ */
+function transferFailure(cluster: string, err: unknown): Error {
+  const error = asError(err);
+  if (error instanceof RemoteUnreachableError || error instanceof RemoteInterruptedError) return error;
+  if ((error as { code?: unknown }).code !== undefined) return error;
+  return new RemoteInterruptedError(`${cluster}: file transfer cut off: ${error.message}`);
 }
 
 function firstLine(text: string): string {
