@@ -13,7 +13,7 @@ import { run as runProgram } from './lib/cluster.ts';
 import { largeFits, type LargeFits } from './lib/fits.ts';
 import { benchTempDir, startGatewayProcess, startHelperServer, type GatewayProcess } from './lib/gateway.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
-import { fmt, nowMs } from './lib/stats.ts';
+import { fmt, nowMs, sleep } from './lib/stats.ts';
 import { benchConfig } from './config.ts';
 
 const settings = benchConfig.upload;
@@ -21,6 +21,14 @@ const MiB = 1024 ** 2;
 const SAMPLE_EVERY_MS = 50;
 /** A second, smaller upload: RSS growth should not depend on the size. */
 const SMALL_MIB = 128;
+/**
+ * The pause before each measured upload. This VM hands memory the guest frees back to the host
+ * within seconds, and the next write into fresh page cache faults it in again, at a high cost
+ * (see memoryProbe()). Back to back, whoever runs next starts on the memory the previous run's
+ * deleted file left, still backed, and the faster writer finishes before it is reclaimed: the
+ * comparison would reward speed twice. After this pause every run starts from the same state.
+ */
+const SETTLE_MS = 10_000;
 
 interface UploadRun {
   seconds: number;
@@ -102,6 +110,25 @@ async function catUpload(dir: string, file: LargeFits): Promise<number> {
   return seconds;
 }
 
+/** The VM's memory effect itself: dd writing the file's size right after that much was freed,
+ *  and again after SETTLE_MS. Seconds, [right after, after the pause]. */
+async function memoryProbe(dir: string, mib: number): Promise<[number, number]> {
+  const target = path.join(dir, 'memory-probe.bin');
+  const dd = async () => {
+    const started = nowMs();
+    const { code, stderr } = await runProgram('dd', ['if=/dev/zero', `of=${target}`, 'bs=1M', `count=${mib}`]);
+    if (code !== 0) throw new Error(`dd exited with ${code}: ${stderr.trim()}`);
+    const seconds = (nowMs() - started) / 1000;
+    rmSync(target, { force: true });
+    return seconds;
+  };
+  await flushDirtyPages();
+  await dd();
+  const rightAfter = await dd();
+  await sleep(SETTLE_MS);
+  return [rightAfter, await dd()];
+}
+
 async function flushDirtyPages(): Promise<void> {
   const { code, stderr } = await runProgram('sync', []);
   if (code !== 0) throw new Error(`sync exited with ${code}: ${stderr.trim()}`);
@@ -143,9 +170,11 @@ async function run(): Promise<BenchmarkBody> {
         // Each variant starts with no dirty pages left by the one before: 2 GiB written and deleted
         // unsynced leaves the kernel's writeback (and its throttling) to whichever runs next.
         await flushDirtyPages();
+        await sleep(SETTLE_MS);
         await variants[(rep + k) % variants.length]!();
       }
     }
+    const [probeWarm, probeSettled] = await memoryProbe(dir, settings.mib);
     const mibps = (seconds: number) => file.size / MiB / seconds;
     const reps = `${settings.reps}, rotating order`;
     return {
@@ -158,7 +187,8 @@ async function run(): Promise<BenchmarkBody> {
         `The gateway's RSS is read from /proc/<pid>/status every ${SAMPLE_EVERY_MS} ms, and VmHWM (reset with \`echo 5 > /proc/<pid>/clear_refs\` before each upload) ` +
         'catches a peak between samples; growth = peak − RSS just before the upload. Each uploaded file is deleted through the API afterwards. ' +
         'One 16 MiB upload warms the path up first. Before every measured upload (gateway, `cat` or the diagnostic) `sync` flushes the dirty pages ' +
-        'the previous one left, so none of them pays for another\'s writeback. Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
+        'the previous one left, so none of them pays for another\'s writeback, and then ' + `${SETTLE_MS / 1000} s pass, so that each starts with the machine's memory in the same state (see the notes). ` +
+        'Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
         'its own child process) that writes the raw body to a file through the same 8 MiB write buffer — no multipart parsing or FITS check: what Node\'s HTTP path alone costs here; ' +
         'and the same server reading the body and dropping it (no file at all): the socket receive alone, a ceiling for any Node HTTP upload here.',
       ],
@@ -178,6 +208,10 @@ async function run(): Promise<BenchmarkBody> {
       ],
       notes: [
         `Gateway RSS right after start-up: ${fmt(startRss / MiB)} MiB.`,
+        `Why the ${SETTLE_MS / 1000} s pause: this VM gives memory the guest frees back to its host within seconds, and writing into fresh page cache ` +
+        `then faults it in again. \`dd\` writing ${fmt(settings.mib)} MiB right after as much was freed took ${fmt(probeWarm)} s; ` +
+        `after a ${SETTLE_MS / 1000} s pause, ${fmt(probeSettled)} s. Back to back, each run would start on the memory its predecessor's deleted file left ` +
+        'and the faster writer would finish before it is reclaimed.',
       ],
     };
   });
