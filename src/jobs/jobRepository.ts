@@ -2,7 +2,7 @@
 // refuses to leave a final state and records every change as a job event. Every write to an
 // existing job goes through here, after which the job's cached status is forgotten and whoever
 // waits for that job's status to change is told to look again.
-import type { Database } from '../db/database.ts';
+import { deferredSync, type Database } from '../db/database.ts';
 import type { JobEventRow, JobRow } from '../db/rows.ts';
 import { JobChanges } from './jobChanges.ts';
 import { JobStatusCache, type JobStatusSnapshot, type StatusEvent } from './jobStatusCache.ts';
@@ -98,8 +98,11 @@ export class JobRepository {
    */
   async recordSlurmId(id: string, slurmJobId: string, status: string): Promise<{ cancelRequested: boolean } | undefined> {
     const token = this.statusCache.beforeWrite();
-    const rows = await this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null })
-      .returning<JobRow[]>('*');
+    // Not synced before the answer: if a power cut loses it, the job is still 'submitting' and the
+    // submitter's reconcile finds the same Slurm id by job name.
+    const rows = await deferredSync(this.db, (on) => on(
+      this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null }).returning<JobRow[]>('*'),
+    ));
     const row = rows[0];
     if (row) {
       // No history is added: the cached status stays valid with the new row (no read back).
