@@ -29,13 +29,14 @@ describe('db: the SQLite connection', () => {
   describe('prepared statements', () => {
     it('prepares a statement once per SQL text and keeps answering with current data', async () => {
       await db('things').insert({ id: 'a', name: 'first' });
-      const conn = await db.client.acquireConnection() as { prepare(sql: string): unknown };
+      const pool = db.client as { acquireConnection(): Promise<{ prepare(sql: string): unknown }>; releaseConnection(conn: unknown): Promise<void> };
+      const conn = await pool.acquireConnection();
       try {
         const sql = 'select name from things where id = ?';
         expect(conn.prepare(sql)).to.equal(conn.prepare(sql));
         expect(conn.prepare(sql)).not.to.equal(conn.prepare('select id from things where id = ?'));
       } finally {
-        await db.client.releaseConnection(conn);
+        await pool.releaseConnection(conn);
       }
       expect(await db('things').where({ id: 'a' }).first()).to.deep.equal({ id: 'a', name: 'first' });
       await db('things').where({ id: 'a' }).update({ name: 'second' });
