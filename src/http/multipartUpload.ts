@@ -11,6 +11,7 @@ import path from 'node:path';
 import { finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
+import { boundedWritesFs } from '../files/boundedWrites.ts';
 import { HttpError, badRequest } from './httpError.ts';
 
 export interface MultipartUpload {
@@ -27,8 +28,9 @@ export interface MultipartUploadOptions {
   maxFileBytes: number;
 }
 
-/** Bytes the write stream buffers ahead of the disk. Measured on a 1 GiB upload: 16 KiB (the
- *  default) ~180 MiB/s, 1 MiB ~290, 8 MiB ~500. At most this much per upload is held in memory. */
+/** Bytes the write stream buffers ahead of the disk, so socket reads go on while a write is in
+ *  flight; at most this much per upload is held in memory. The writes themselves stay small
+ *  (boundedWritesFs): on a 2 GiB upload, 8 MiB buffered and written whole ran at 164-226 MiB/s. */
 const WRITE_BUFFER_BYTES = 8 * 1024 ** 2;
 /** Text fields are held in memory: a tag needs far less, and nothing else is kept. */
 const MAX_FIELD_BYTES = 64 * 1024;
@@ -100,7 +102,7 @@ export function receiveMultipartUpload(req: IncomingMessage, options: MultipartU
         return;
       }
       stream.once('limit', () => fail(fileTooLarge(options.maxFileBytes)));
-      const out = createWriteStream(tempPath, { highWaterMark: WRITE_BUFFER_BYTES });
+      const out = createWriteStream(tempPath, { highWaterMark: WRITE_BUFFER_BYTES, fs: boundedWritesFs, start: 0 });
       file = { originalName: info.filename ?? DEFAULT_NAME, written: pipeline(stream, out).then(() => out.bytesWritten) };
       // The part's stream fails when the body does (busboy ends it with the reason); a failed
       // write (a full disk) is the server's problem and goes up as it is.
