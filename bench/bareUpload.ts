@@ -1,6 +1,6 @@
 // Diagnostic server for the upload benchmark: plain Node http that writes the request body to a
-// file as it arrives (no multipart parsing, no hashing, no FITS check) — the floor of any Node
-// HTTP upload on this machine. BENCH_UPLOAD_FILE names the file; with BENCH_UPLOAD_DISCARD=1 the
+// file as it arrives (no multipart parsing, no hashing, no FITS check), with a plain fs write
+// stream. BENCH_UPLOAD_FILE names the file; with BENCH_UPLOAD_DISCARD=1 the
 // body is read and dropped (the socket receive alone). Prints {"port": N}.
 import { createWriteStream } from 'node:fs';
 import http from 'node:http';
@@ -14,7 +14,8 @@ const server = http.createServer((req, res) => {
     req.on('end', () => res.end('{"status":"read"}')).resume();
     return;
   }
-  // The same 8 MiB write buffer as the gateway's receiver (src/http/multipartUpload.ts).
+  // The same 8 MiB write buffer as the gateway's receiver (src/http/multipartUpload.ts), but
+  // Node's own writes: everything buffered in one writev (the gateway's are at most 256 KiB).
   pipeline(req, createWriteStream(file, { highWaterMark: 8 * 1024 * 1024 })).then(
     () => res.end('{"status":"stored"}'),
     (err: Error) => { res.statusCode = 500; res.end(JSON.stringify({ status: err.message })); },
