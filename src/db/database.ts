@@ -128,18 +128,14 @@ export async function openDatabase(target: DatabaseConfig | string): Promise<Dat
   try {
     // knex's own migration lock makes a second gateway starting at the same moment fail instead
     // of wait; a session advisory lock, held on a connection of its own, makes it wait.
-    const pool = db.client as { acquireConnection(): Promise<pg.Client>; releaseConnection(conn: pg.Client): Promise<void> };
-    const conn = await pool.acquireConnection();
-    try {
+    await withPooledConnection<pg.Client, void>(db, async (conn) => {
       await conn.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       try {
         await db.migrate.latest({ migrationSource });
       } finally {
         await conn.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
       }
-    } finally {
-      await pool.releaseConnection(conn);
-    }
+    });
   } catch (err) {
     await db.destroy();
     throw err;
@@ -150,7 +146,18 @@ export async function openDatabase(target: DatabaseConfig | string): Promise<Dat
 /** Binds a query to the connection a deferredSync() block runs on. */
 export type OnConnection = <Q extends Knex.QueryBuilder>(query: Q) => Q;
 
-type PoolClient = { acquireConnection(): Promise<unknown>; releaseConnection(conn: unknown): Promise<void> };
+type PoolClient<C> = { acquireConnection(): Promise<C>; releaseConnection(conn: C): Promise<void> };
+
+/** `work` on one of the pool's connections, held (from everyone else) until it ends. */
+async function withPooledConnection<C, T>(db: Database, work: (conn: C) => Promise<T>): Promise<T> {
+  const pool = db.client as PoolClient<C>;
+  const conn = await pool.acquireConnection();
+  try {
+    return await work(conn);
+  } finally {
+    await pool.releaseConnection(conn);
+  }
+}
 
 /**
  * Runs `work` with commits that return before they reach the disk: only for a write the gateway
@@ -163,19 +170,14 @@ type PoolClient = { acquireConnection(): Promise<unknown>; releaseConnection(con
  */
 export async function deferredSync<T>(db: Database, work: (on: OnConnection) => Promise<T>): Promise<T> {
   if (dialectOf(db) === 'postgres') return work((query) => query);
-  const pool = db.client as PoolClient;
-  const conn = await pool.acquireConnection();
-  try {
-    const sqlite = conn as SqliteConnection;
-    sqlite.pragma('synchronous = NORMAL');
+  return withPooledConnection<SqliteConnection, T>(db, async (conn) => {
+    conn.pragma('synchronous = NORMAL');
     try {
       return await work((query) => query.connection(conn));
     } finally {
-      sqlite.pragma('synchronous = FULL');
+      conn.pragma('synchronous = FULL');
     }
-  } finally {
-    await pool.releaseConnection(conn);
-  }
+  });
 }
 
 /** Which SQL dialect a knex instance speaks (the few statements that differ ask this). */
