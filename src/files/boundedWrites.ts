@@ -25,62 +25,67 @@ const PIECES_IN_FLIGHT = 3;
  */
 function writevInPieces(fd: number, buffers: NodeJS.ArrayBufferView[], position: number | null | undefined, callback: WriteCallback): void {
   const pieces = piecesOf(buffers);
+  if (pieces.length === 0) {
+    callback(null, 0, buffers);
+    return;
+  }
   // The stream passes no position unless opened with `start` (and NaN after a short write then).
   const positioned = Number.isSafeInteger(position);
-  const offsets: number[] = [];
-  for (let i = 0, at = position ?? 0; i < pieces.length; at += pieces[i]!.bytes, i++) offsets.push(at);
-  const outcome: Array<{ err: NodeJS.ErrnoException | null; bytes: number } | undefined> = [];
+  const outcomes: Array<{ err: NodeJS.ErrnoException | null; bytes: number }> = [];
   let started = 0;
   let finished = 0;
   let failed = false;
   const report = (): void => {
     let written = 0;
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = outcome[i];
-      if (!piece || piece.err) {
-        if (written === 0 && piece?.err) callback(piece.err, 0, buffers);
-        else callback(null, written, buffers);
+    for (const [i, piece] of pieces.entries()) {
+      const outcome = outcomes[i];
+      if (!outcome) break;
+      if (outcome.err) {
+        callback(written === 0 ? outcome.err : null, written, buffers);
         return;
       }
-      written += piece.bytes;
-      if (piece.bytes < pieces[i]!.bytes) break;
+      written += outcome.bytes;
+      if (outcome.bytes < piece.bytes) break;
     }
     callback(null, written, buffers);
   };
   const start = (): void => {
     const index = started++;
     const piece = pieces[index]!;
-    fs.writev(fd, piece.buffers, positioned ? offsets[index]! : null, (err, bytes) => {
-      outcome[index] = { err, bytes };
+    fs.writev(fd, piece.buffers, positioned ? position! + piece.offset : null, (err, bytes) => {
+      outcomes[index] = { err, bytes };
       finished += 1;
       if (err || bytes < piece.bytes) failed = true;
       if (started < pieces.length && !failed) start();
       else if (finished === started) report();
     });
   };
-  if (pieces.length === 0) {
-    callback(null, 0, buffers);
-    return;
-  }
   const parallel = positioned ? Math.min(PIECES_IN_FLIGHT, pieces.length) : 1;
   for (let i = 0; i < parallel; i++) start();
 }
 
+interface Piece {
+  buffers: NodeJS.ArrayBufferView[];
+  bytes: number;
+  /** Where the piece starts within the batch. */
+  offset: number;
+}
+
 /** The buffers grouped into runs of at most MAX_WRITE_BYTES; a larger buffer is cut up. */
-function piecesOf(buffers: NodeJS.ArrayBufferView[]): Array<{ buffers: NodeJS.ArrayBufferView[]; bytes: number }> {
-  const pieces: Array<{ buffers: NodeJS.ArrayBufferView[]; bytes: number }> = [];
-  let current = { buffers: [] as NodeJS.ArrayBufferView[], bytes: 0 };
+function piecesOf(buffers: NodeJS.ArrayBufferView[]): Piece[] {
+  const pieces: Piece[] = [];
+  let current: Piece = { buffers: [], bytes: 0, offset: 0 };
   for (const buffer of buffers) {
     const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    for (let offset = 0; offset < bytes.length;) {
+    for (let at = 0; at < bytes.length;) {
       if (current.bytes === MAX_WRITE_BYTES) {
         pieces.push(current);
-        current = { buffers: [], bytes: 0 };
+        current = { buffers: [], bytes: 0, offset: current.offset + current.bytes };
       }
-      const take = Math.min(bytes.length - offset, MAX_WRITE_BYTES - current.bytes);
-      current.buffers.push(bytes.subarray(offset, offset + take));
+      const take = Math.min(bytes.length - at, MAX_WRITE_BYTES - current.bytes);
+      current.buffers.push(bytes.subarray(at, at + take));
       current.bytes += take;
-      offset += take;
+      at += take;
     }
   }
   if (current.bytes > 0) pieces.push(current);
