@@ -11,7 +11,7 @@ import { ApiClient } from './lib/api.ts';
 import { withCleanup } from './lib/cleanup.ts';
 import { run as runProgram } from './lib/cluster.ts';
 import { largeFits, type LargeFits } from './lib/fits.ts';
-import { benchTempDir, startGatewayProcess, startHelperServer, type GatewayProcess } from './lib/gateway.ts';
+import { benchTempDir, metricSum, startGatewayProcess, startHelperServer, type GatewayProcess } from './lib/gateway.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
 import { fmt, nowMs, sleep } from './lib/stats.ts';
 import { benchConfig } from './config.ts';
@@ -37,6 +37,8 @@ interface UploadRun {
   /** Peak RSS during the upload minus RSS just before it, bytes. */
   growth: number;
   before: number;
+  /** Full (mark-compact) collections in the gateway during the upload. */
+  fullGcs: number;
 }
 
 /** The multipart body around the file's bytes, streamed; returns the gateway's answer. */
@@ -65,7 +67,13 @@ function postMultipart(url: string, file: LargeFits): Promise<{ status: number; 
   });
 }
 
+/** Full garbage collections the gateway has run so far (prom-client's GC histogram, kind "major"). */
+async function fullGcCount(gateway: GatewayProcess): Promise<number> {
+  return metricSum(await gateway.metrics(), 'caesar_process_nodejs_gc_duration_seconds_count', { kind: 'major' });
+}
+
 async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: LargeFits): Promise<UploadRun> {
+  const fullGcsBefore = await fullGcCount(gateway);
   gateway.resetPeak();
   const before = gateway.memory().rss;
   let peak = before;
@@ -80,8 +88,9 @@ async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: Larg
     const uploaded = JSON.parse(answer.body) as { uuid?: string; size?: number; status?: string };
     if (answer.status !== 200 || !uploaded.uuid) throw new Error(`upload failed (${answer.status}): ${answer.body.slice(0, 300)}`);
     if (Math.round((uploaded.size ?? 0) * 1e6) !== file.size) throw new Error(`upload stored ${uploaded.size} MB, sent ${file.size} bytes`);
+    const fullGcs = await fullGcCount(gateway) - fullGcsBefore;
     await api.deleteFile(uploaded.uuid);
-    return { seconds, cores, growth: peak - before, before };
+    return { seconds, cores, growth: peak - before, before, fullGcs };
   } finally {
     clearInterval(sampler);
   }
@@ -202,6 +211,8 @@ async function run(): Promise<BenchmarkBody> {
         figure('diagnostic: gateway vs a bare Node http server reading the body into nothing (receive alone), MiB/s', g.map((run) => mibps(run.seconds)), received.map(mibps),
           { repetitions: reps }),
         figure('gateway CPU during the upload, cores (diagnostic)', g.map((r) => r.cores), undefined, { repetitions: reps }),
+        figure('gateway full (mark-compact) garbage collections during the upload (diagnostic; see src/main.ts)', g.map((r) => r.fullGcs), undefined,
+          { repetitions: reps }),
         figure('gateway RSS growth during the upload, MiB', g.map((r) => r.growth / MiB), undefined,
           { target: '< 64 MiB', check: (s) => s.max < 64, repetitions: reps }),
         figure(`gateway RSS growth during a ${SMALL_MIB} MiB upload (same size independence check), MiB`, small.map((r) => r.growth / MiB), undefined,
