@@ -114,10 +114,27 @@ describe('POST /upload: the multipart receiver', function () {
   it('refuses malformed multipart with 400 "Could not read the upload"', async () => {
     const truncated = filePart('file', 'cut.fits', image.bytes.subarray(0, 20_000)); // no closing boundary
     await expectRefused(postChunked(uploadUrl(), truncated), 400, /^Could not read the upload: Unexpected end of (form|file)/);
+    await expectRefused(postChunked(uploadUrl(), Buffer.alloc(0)), 400, /^Could not read the upload: Unexpected end of form/);
     await expectRefused(postChunked(uploadUrl(), multipart(filePart('file', 'x.fits', image.bytes)), 'multipart/form-data'),
       400, /^Could not read the upload: .*[Bb]oundary/);
     const badHeader = Buffer.from(`--${BOUNDARY}\r\nthis line is not a header\r\n\r\nx\r\n--${BOUNDARY}--\r\n`);
     await expectRefused(postChunked(uploadUrl(), badHeader), 400, /^Could not read the upload: Malformed part header/);
+  });
+
+  it('keeps a file name in any script, sent raw as browsers do or RFC 5987-encoded', async () => {
+    const raw = await postChunked(uploadUrl(), multipart(filePart('file', '银河 M31.fits', image.bytes)));
+    expect(raw.json).to.include({ filename_orig: '银河 M31.fits' });
+    const encoded = Buffer.concat([
+      Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''%E9%93%B6%E6%B2%B3.fits\r\n` +
+        'Content-Type: image/fits\r\n\r\n'),
+      image.bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+    ]);
+    expect((await postChunked(uploadUrl(), encoded)).json).to.include({ filename_orig: '银河.fits' });
+  });
+
+  it('refuses more than 32 text fields besides the file', async () => {
+    const many = Array.from({ length: 33 }, (_, i) => textPart(`note${i}`, 'x'));
+    await expectRefused(postChunked(uploadUrl(), multipart(...many, filePart('file', 'a.fits', image.bytes))), 400, /Too many fields: at most 32/);
   });
 
   it('refuses a tag longer than 64 KiB', async () => {
