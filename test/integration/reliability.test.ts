@@ -8,7 +8,7 @@ import pino from 'pino';
 import { Retention } from '../../src/background/retention.ts';
 import { SshConnection } from '../../src/remote/sshConnection.ts';
 import { SlurmScheduler } from '../../src/scheduler/slurm/slurmScheduler.ts';
-import { asClusterUser } from '../support/cluster.ts';
+import { asClusterUser, sleep, waitFor } from '../support/cluster.ts';
 import { trackSlurmJob } from '../support/trackedJob.ts';
 import { writeGatewayConfig } from '../support/gatewayConfig.ts';
 import { syntheticImage } from '../support/syntheticFits.ts';
@@ -67,15 +67,11 @@ describe('reliability on the local cluster', function () {
   /** The gateway's Slurm command count once it has run none for 5 s (over two poll cycles): the
    *  jobs earlier tests left running are final and collected, so nothing else can add to it. */
   async function quietSlurmCommandCount(): Promise<number> {
-    const deadline = Date.now() + 120_000;
-    let count = await gw.gateway.metrics.slurmCommandCount();
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 5000));
-      const now = await gw.gateway.metrics.slurmCommandCount();
-      if (now === count) return now;
-      if (Date.now() > deadline) throw new Error(`the gateway never stopped running Slurm commands (${now} so far)`);
-      count = now;
-    }
+    return waitFor('the gateway to stop running Slurm commands', async () => {
+      const count = await gw.gateway.metrics.slurmCommandCount();
+      await sleep(5000);
+      return (await gw.gateway.metrics.slurmCommandCount()) === count ? count : undefined;
+    }, 120_000);
   }
 
   it('a burst of 1,000 status requests causes zero Slurm commands', async () => {

@@ -1,8 +1,9 @@
 // receiveMultipartUpload() on a body cut into chunks of every awkward size, and in two at every
 // position, so that boundaries, part headers and near-misses of the boundary fall across chunk
 // edges: the stored file must be the sent bytes exactly. (A parser tried for speed, multipasta
-// 0.2.8, failed the two-piece case when the closing '--' came apart from its delimiter.) The request is a plain stream with headers (the receiver reads only
-// those and the body); the integration suite sends real HTTP to a real gateway.
+// 0.2.8, failed the two-piece case when the closing '--' came apart from its delimiter.) The
+// request is a plain stream with headers (the receiver reads only those and the body); the
+// integration suite sends real HTTP to a real gateway.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
@@ -19,7 +20,8 @@ function trickyContent(): Buffer {
   const nearMisses = [`\r\n`, `\r\n--`, `\r\n--${BOUNDARY.slice(0, -1)}`, `--${BOUNDARY}`, `\r\n-${BOUNDARY}`, '\r'];
   const pieces: Buffer[] = [];
   for (let i = 0; i < 40; i++) {
-    pieces.push(Buffer.from(nearMisses[i % nearMisses.length]!, 'latin1'), Buffer.from([i, 255 - i, 13, 10, 0x41])); // never CRLF right before a look-alike
+    // The filler ends in 'A', never in CRLF: a look-alike right after CRLF would be a real delimiter.
+    pieces.push(Buffer.from(nearMisses[i % nearMisses.length]!, 'latin1'), Buffer.from([i, 255 - i, 13, 10, 0x41]));
   }
   return Buffer.concat(pieces);
 }
@@ -34,11 +36,16 @@ function body(content: Buffer): Buffer {
   ]);
 }
 
-function request(bytes: Buffer, chunkSize: number): IncomingMessage {
+function inChunksOf(bytes: Buffer, chunkSize: number): Buffer[] {
   const chunks: Buffer[] = [];
   for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, at + chunkSize));
-  const stream = Readable.from(chunks);
-  return Object.assign(stream, { headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` } }) as unknown as IncomingMessage;
+  return chunks;
+}
+
+/** A request whose body arrives as exactly these chunks. */
+function request(chunks: Buffer[]): IncomingMessage {
+  const headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
+  return Object.assign(Readable.from(chunks), { headers }) as unknown as IncomingMessage;
 }
 
 describe('http: multipart upload receiver, chunk edges', () => {
@@ -52,7 +59,7 @@ describe('http: multipart upload receiver, chunk edges', () => {
   const sent = body(content);
   for (const chunkSize of [1, 2, 3, 5, 13, BOUNDARY.length + 3, 64, 1000, sent.length]) {
     it(`stores the file byte for byte with ${chunkSize}-byte chunks`, async () => {
-      const upload = await receiveMultipartUpload(request(sent, chunkSize), { tempDir: dir, maxFileBytes: 1 << 20 });
+      const upload = await receiveMultipartUpload(request(inChunksOf(sent, chunkSize)), { tempDir: dir, maxFileBytes: 1 << 20 });
       expect(upload).to.include({ originalName: 't.fits', size: content.length });
       expect(upload.fields).to.deep.equal({ tag: 'run-7' });
       expect(readFileSync(upload.tempPath).equals(content)).to.equal(true);
@@ -62,8 +69,7 @@ describe('http: multipart upload receiver, chunk edges', () => {
   it('stores the file byte for byte wherever the body is cut in two', async () => {
     const wrong: string[] = [];
     for (let cut = 1; cut < sent.length; cut++) {
-      const req = Object.assign(Readable.from([sent.subarray(0, cut), sent.subarray(cut)]), { headers: request(sent, 1).headers });
-      const outcome = await receiveMultipartUpload(req as unknown as IncomingMessage, { tempDir: dir, maxFileBytes: 1 << 20 })
+      const outcome = await receiveMultipartUpload(request([sent.subarray(0, cut), sent.subarray(cut)]), { tempDir: dir, maxFileBytes: 1 << 20 })
         .then((upload) => (readFileSync(upload.tempPath).equals(content) && upload.fields.tag === 'run-7' ? 'ok' : 'wrong bytes'),
           (err: Error) => err.message);
       if (outcome !== 'ok') wrong.push(`cut at ${cut}: ${outcome}`);
@@ -72,7 +78,7 @@ describe('http: multipart upload receiver, chunk edges', () => {
   });
 
   it('refuses, with 413, a file one byte over the limit even when it arrives a byte at a time', async () => {
-    const refused = await receiveMultipartUpload(request(sent, 1), { tempDir: dir, maxFileBytes: content.length - 1 })
+    const refused = await receiveMultipartUpload(request(inChunksOf(sent, 1)), { tempDir: dir, maxFileBytes: content.length - 1 })
       .then(() => undefined, (err: unknown) => err as { httpStatus: number; message: string });
     expect(refused).to.include({ httpStatus: 413 });
   });
