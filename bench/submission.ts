@@ -102,9 +102,10 @@ function breakdown(gateway: GatewayProcess, samples: readonly GatewaySample[], m
   return [
     `Where the gateway's latency goes (medians over ${accept.length} jobs, from its info logs, 1 ms resolution): ` +
     `POST received → job persisted and logged ${m(accept)} ms; persisted → sbatch answered and the id recorded ${m(submit)} ms ` +
-    `(the submitter: the remote script \`cd <job dir made ahead>; ln input; printf config; printf script; sbatch\` on the gateway's resident cluster shell, DB write); ` +
+    `(the job directory — \`cd <made ahead>; ln input; printf config; printf script\` — is written on the gateway's resident cluster shell while the job is being persisted; ` +
+    `after the commit \`sbatch\` follows right behind it on the same shell, run only if the directory was written; then the DB write); ` +
     `id recorded → the client has the POST's answer ${m(detect)} ms. ` +
-    `The gateway's own sbatch command (its whole remote script over its open connection) took ${fmt((sbatchSum / Math.max(1, sbatchCount)) * 1000)} ms on average ` +
+    `The gateway's own sbatch command (from its write after the commit to its answer, including the wait for the directory's writing ahead of it) took ${fmt((sbatchSum / Math.max(1, sbatchCount)) * 1000)} ms on average ` +
     `(caesar_slurm_command_duration_seconds, ${sbatchCount} commands including the warm-up).`,
   ];
 }

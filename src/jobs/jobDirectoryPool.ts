@@ -6,7 +6,8 @@
 //
 // The pool only saves time: the submission script makes a missing directory itself, so an id
 // from an empty pool (just started, a burst, an instance that does not submit) works the same.
-// Directories no job took are removed at shutdown; after a crash they stay behind, empty.
+// Directories no job took are removed at shutdown; after a crash they stay behind, empty (or
+// holding the files of a job whose acceptance the crash cut short, see prepareAhead).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config.ts';

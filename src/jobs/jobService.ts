@@ -94,6 +94,8 @@ export class JobService {
       missing_since: null, final_seen_at: null, output_phase: 'none', output_attempts: 0,
       output_bytes: null, output_path: null, created_at: at, updated_at: at, finished_at: null,
     };
+    // Written on the cluster while the row is committed; sbatch itself waits for the commit.
+    direct?.prepareAhead(row, { file: plan.file, stagedPath: plan.stagedPath });
     let owningJob: string;
     try {
       owningJob = await jobs.insert(row, ACCEPTED, idempotency);

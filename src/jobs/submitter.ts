@@ -7,7 +7,7 @@ import type { ClusterConfig } from '../config.ts';
 import type { JobRow } from '../db/rows.ts';
 import type { FileRepository, StagedInput } from '../files/fileRepository.ts';
 import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../remote/errors.ts';
-import { SchedulerUnavailableError, SubmissionRejectedError, type Scheduler } from '../scheduler/scheduler.ts';
+import { SchedulerUnavailableError, SubmissionRejectedError, type PreparedSubmission, type Scheduler, type SubmissionFiles } from '../scheduler/scheduler.ts';
 import type { JobRepository } from './jobRepository.ts';
 import { InputStager } from './inputStager.ts';
 import type { CrashHook } from '../faults.ts';
@@ -35,6 +35,10 @@ const RETRY_DELAY_MS = 5_000;
 
 /** A submit slot held for one job from before its insert (see Submitter.reserve). */
 export interface DirectSubmission {
+  /** Before the insert: write the job's directory on the cluster while the job is being
+   *  persisted, so that once it is committed only the sbatch is left. Submits nothing, and does
+   *  nothing when the input is not on the cluster yet (it is staged after the commit). */
+  prepareAhead(job: JobRow, input: StagedInput): void;
   /** The job is committed, already 'submitting': sbatch it now; the slot is freed when done.
    *  `input`: its input as the request found it a moment ago (saves looking it up again). */
   submit(job: JobRow, input: StagedInput): void;
@@ -78,9 +82,15 @@ export class Submitter {
     if (!freeSlot) return undefined;
     // In flight from now on (submitClaimed() ends that): a pass must never reconcile it from under us.
     this.inFlight.add(jobId);
+    let preparedAhead: { jobDir: string; prepared: PreparedSubmission } | undefined;
     return {
+      prepareAhead: (job, input) => {
+        if (!input.stagedPath) return;
+        const submission = this.submissionFor(job, input.stagedPath);
+        preparedAhead = { jobDir: submission.jobDir, prepared: this.deps.schedulers.get(job.cluster)!.prepare(submission) };
+      },
       submit: (job, input) => {
-        const work: Promise<void> = this.submitClaimed(job, input)
+        const work: Promise<void> = this.submitClaimed(job, input, preparedAhead?.prepared)
           .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
           .finally(() => {
             freeSlot();
@@ -91,6 +101,8 @@ export class Submitter {
       release: () => {
         this.inFlight.delete(jobId);
         freeSlot();
+        // The directory was written for a job that was not persisted: nothing will use it.
+        if (preparedAhead) void this.removeUnused(preparedAhead.jobDir, cluster, preparedAhead.prepared.written);
       },
     };
   }
@@ -143,8 +155,9 @@ export class Submitter {
     await this.submitClaimed(job);
   }
 
-  /** sbatch for a job this process claimed: its phase is 'submitting' and it is in inFlight. */
-  private async submitClaimed(job: JobRow, knownInput?: StagedInput): Promise<void> {
+  /** sbatch for a job this process claimed: its phase is 'submitting' and it is in inFlight.
+   *  `preparedAhead`: its directory is being written already (see DirectSubmission.prepareAhead). */
+  private async submitClaimed(job: JobRow, knownInput?: StagedInput, preparedAhead?: PreparedSubmission): Promise<void> {
     const cluster = this.deps.clusters.get(job.cluster)!;
     const scheduler = this.deps.schedulers.get(job.cluster)!;
     // Until sbatch is sent, an interrupted command (the input's transfer) cannot have reached Slurm.
@@ -152,17 +165,10 @@ export class Submitter {
     try {
       const input = knownInput ?? await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
       if (!input) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
-      const remoteInput = await this.stager.ensureStaged(input, cluster, scheduler);
-      const resources = JSON.parse(job.resources) as { configFile: string };
+      const submission = this.submissionFor(job, await this.stager.ensureStaged(input, cluster, scheduler));
       this.deps.crash?.('before-sbatch');
       sbatchMayHaveRun = true;
-      const slurmId = await scheduler.submit({
-        jobDir: remoteJobDir(cluster, job.id),
-        files: { [resources.configFile]: job.app_config, 'job.sbatch': job.script },
-        links: { [job.input_name]: remoteInput },
-        scriptName: 'job.sbatch',
-        jobName: slurmJobName(job.id),
-      });
+      const slurmId = await (preparedAhead ? scheduler.submitPrepared(submission, preparedAhead) : scheduler.submit(submission));
       this.deps.crash?.('after-sbatch');
       await this.recordSubmitted(job, slurmId);
     } catch (err) {
@@ -173,6 +179,23 @@ export class Submitter {
     this.deps.logger.debug({ job: job.id }, 'submit attempt done');
     // After the sbatch, not before: the batch's mkdir then delays no one's Slurm id.
     await this.deps.jobDirectories?.topUp(job.cluster);
+  }
+
+  private submissionFor(job: JobRow, remoteInput: string): SubmissionFiles {
+    const resources = JSON.parse(job.resources) as { configFile: string };
+    return {
+      jobDir: remoteJobDir(this.deps.clusters.get(job.cluster)!, job.id),
+      files: { [resources.configFile]: job.app_config, 'job.sbatch': job.script },
+      links: { [job.input_name]: remoteInput },
+      scriptName: 'job.sbatch',
+      jobName: slurmJobName(job.id),
+    };
+  }
+
+  private async removeUnused(jobDir: string, cluster: string, written: Promise<void>): Promise<void> {
+    await written.catch(() => undefined);
+    await this.deps.schedulers.get(cluster)!.removePaths([jobDir])
+      .catch((err: unknown) => this.deps.logger.warn({ cluster, err: asError(err).message }, 'could not remove an unused job directory'));
   }
 
   private async recordSubmitted(job: JobRow, slurmId: string): Promise<void> {

@@ -5,6 +5,11 @@ import type { SubmissionFiles } from './slurm/commands.ts';
 
 export type { SlurmJobRecord, SubmissionFiles };
 
+/** A job directory being written ahead of its sbatch (see Scheduler.prepare). */
+export interface PreparedSubmission {
+  readonly written: Promise<void>;
+}
+
 export interface JobSnapshot {
   /** From squeue: slurmctld's live view (absent once the job is purged, MinJobAge). */
   live: Map<string, SlurmJobRecord>;
@@ -16,7 +21,16 @@ export interface JobSnapshot {
 
 export interface Scheduler {
   readonly cluster: string;
+  /** Write the job's directory and sbatch it, in one command; resolves to the Slurm job id. */
   submit(submission: SubmissionFiles): Promise<string>;
+  /**
+   * submit() in two halves, for a job whose directory can be written while it is persisted:
+   * prepare() writes the directory and submits nothing; submitPrepared(), issued without waiting
+   * for prepare()'s answer, runs sbatch only if the prepare succeeded, as the cluster itself
+   * checks. `written` settles with the prepare's own outcome.
+   */
+  prepare(submission: SubmissionFiles): PreparedSubmission;
+  submitPrepared(submission: SubmissionFiles, prepared: PreparedSubmission): Promise<string>;
   findByName(jobName: string, sinceEpochSeconds: number): Promise<SlurmJobRecord | undefined>;
   /** `sinceEpochSeconds`: no job in the list was submitted before this (bounds a user-wide query). */
   snapshot(jobIds: readonly string[], sinceEpochSeconds: number): Promise<JobSnapshot>;

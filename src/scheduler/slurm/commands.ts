@@ -82,16 +82,39 @@ export interface SubmissionFiles {
  *  so no template edit can drop it. cd and printf are shell builtins, so a directory made
  *  ahead saves the mkdir process. */
 export function prepareAndSubmitScript(sub: SubmissionFiles): string {
-  const dir = shellQuote(sub.jobDir);
-  const steps = [`{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; }`];
+  return [enterJobDir(sub.jobDir), ...jobFileSteps(sub), sbatchCommand(sub)].join(' && ');
+}
+
+/** The first half of prepareAndSubmitScript on its own: the job directory with its files and
+ *  links, nothing submitted. Rewrites whatever an earlier attempt left there. */
+export function prepareJobDirScript(sub: SubmissionFiles): string {
+  return [enterJobDir(sub.jobDir), ...jobFileSteps(sub)].join(' && ');
+}
+
+/** The second half: sbatch of a job directory prepareJobDirScript has filled. */
+export function submitPreparedScript(sub: Pick<SubmissionFiles, 'jobDir' | 'scriptName' | 'jobName'>): string {
+  return `cd ${shellQuote(sub.jobDir)} && ${sbatchCommand(sub)}`;
+}
+
+function enterJobDir(jobDir: string): string {
+  const dir = shellQuote(jobDir);
+  return `{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; }`;
+}
+
+/** Relative to the job directory, which the caller has entered. */
+function jobFileSteps(sub: Pick<SubmissionFiles, 'files' | 'links'>): string[] {
+  const steps: string[] = [];
   for (const [name, target] of Object.entries(sub.links)) {
     steps.push(`ln -sfn ${shellQuote(target)} ${shellQuote(name)}`);
   }
   for (const [name, content] of Object.entries(sub.files)) {
     steps.push(`printf %s ${shellQuote(content)} > ${shellQuote(name)}`);
   }
-  steps.push(shellCommand(['sbatch', '--parsable', `--job-name=${sub.jobName}`, `--chdir=${sub.jobDir}`, sub.scriptName]));
-  return steps.join(' && ');
+  return steps;
+}
+
+function sbatchCommand(sub: Pick<SubmissionFiles, 'jobDir' | 'scriptName' | 'jobName'>): string {
+  return shellCommand(['sbatch', '--parsable', `--job-name=${sub.jobName}`, `--chdir=${sub.jobDir}`, sub.scriptName]);
 }
 
 /** Stream the job directory as tar.gz on stdout; links (the staged input) are kept as links. */

@@ -1,23 +1,24 @@
 // Slurm over one SSH connection. Every command goes through run(), which makes it hermetic,
 // applies the timeout, counts it by kind, and translates failures once.
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
 import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../../remote/errors.ts';
-import { ResidentShell } from '../../remote/residentShell.ts';
+import { NOT_RUN_STATUS, ResidentShell } from '../../remote/residentShell.ts';
 import { shellCommand, shellQuote } from '../../remote/quote.ts';
 import {
-  prepareAndSubmitScript, remoteScript, sacctArgv, sacctByNameArgv, sacctByUserArgv, scancelArgv, squeueArgv,
+  prepareAndSubmitScript, prepareJobDirScript, remoteScript, submitPreparedScript, sacctArgv, sacctByNameArgv, sacctByUserArgv, scancelArgv, squeueArgv,
   squeueByNameArgv, squeueByUserArgv,
   tarJobDirScript, type SubmissionFiles,
 } from './commands.ts';
 import { parseSacct, parseSbatchJobId, parseSqueue, type SlurmJobRecord } from './parse.ts';
 import type { TokenBucket } from '../../remote/tokenBucket.ts';
 import {
-  SchedulerUnavailableError, SubmissionRejectedError, type JobSnapshot, type Scheduler,
+  SchedulerUnavailableError, SubmissionRejectedError, type JobSnapshot, type PreparedSubmission, type Scheduler,
 } from '../scheduler.ts';
 
-export type CommandKind = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar' | 'rm' | 'mkdir';
+export type CommandKind = 'sbatch' | 'prepare' | 'squeue' | 'sacct' | 'scancel' | 'stage' | 'tar' | 'rm' | 'mkdir';
 
 export interface CommandObserver {
   (kind: CommandKind, seconds: number, ok: boolean): void;
@@ -42,6 +43,11 @@ const CONTROLLER_UNREACHABLE = /Unable to contact slurm controller|Connection re
 /** The command may have reached slurmctld: sbatch's outcome is unknown. */
 const OUTCOME_UNKNOWN = /Socket timed out|Operation timed out|Resource temporarily unavailable/i;
 
+/** The shell variable that carries the prepare's exit status to the sbatch behind it. */
+interface SlurmPreparedSubmission extends PreparedSubmission {
+  readonly statusName: string;
+}
+
 export class SlurmScheduler implements Scheduler {
   readonly cluster: string;
 
@@ -54,7 +60,41 @@ export class SlurmScheduler implements Scheduler {
   }
 
   async submit(submission: SubmissionFiles): Promise<string> {
-    const result = await this.run('sbatch', prepareAndSubmitScript(submission), { resident: true });
+    return this.sbatch(prepareAndSubmitScript(submission));
+  }
+
+  prepare(submission: SubmissionFiles): SlurmPreparedSubmission {
+    const statusName = `prepared_${randomBytes(8).toString('hex')}`;
+    // Not a Slurm command (builtins and one ln on the login node), and half of what submit() does
+    // in one command: it spends none of the cluster's command budget.
+    const written = this.run('prepare', prepareJobDirScript(submission), { resident: true, budgeted: false, keepStatusAs: statusName })
+      .then((result) => {
+        if (result.code !== 0) throw new SubmissionRejectedError(`could not write the job directory: ${firstLine(result.stderr) || `exit status ${result.code}`}`);
+      });
+    written.catch(() => undefined); // the caller's to handle, through submitPrepared() or itself
+    return { written, statusName };
+  }
+
+  async submitPrepared(submission: SubmissionFiles, prepared: PreparedSubmission): Promise<string> {
+    const { statusName } = prepared as SlurmPreparedSubmission;
+    // Right behind the prepare on the resident shell, which runs it only if the prepare succeeded.
+    const result = await this.run('sbatch', submitPreparedScript(submission), { resident: true, onlyIf: statusName }).catch(async (err: unknown) => {
+      // The prepare failed on the cluster: that is the reason, and sbatch certainly did not run.
+      // Otherwise (the shell was lost) whether sbatch ran is unknown, as the error says.
+      const refused = await prepared.written.then(() => undefined, (prepareError: unknown) => prepareError);
+      throw refused instanceof SubmissionRejectedError ? refused : err;
+    });
+    if (result.code !== NOT_RUN_STATUS) return this.sbatchOutcome(result);
+    await prepared.written; // sbatch did not run: because the prepare failed (this throws why)…
+    // …or because the shell was replaced in between, so the status was lost: all in one go, then.
+    return this.submit(submission);
+  }
+
+  private async sbatch(script: string): Promise<string> {
+    return this.sbatchOutcome(await this.run('sbatch', script, { resident: true }));
+  }
+
+  private sbatchOutcome(result: ExecResult): string {
     const id = result.code === 0 ? parseSbatchJobId(result.stdout) : undefined;
     if (id) return id;
     const message = firstLine(result.stderr) || `sbatch exited with status ${result.code}`;
@@ -169,15 +209,16 @@ export class SlurmScheduler implements Scheduler {
     return this.options.ssh.close();
   }
 
-  /** `resident`: on the resident shell (submissions, where latency counts) instead of a channel of its own. */
-  private async run(kind: CommandKind, script: string, how: { resident?: boolean } = {}): Promise<ExecResult> {
-    await this.options.budget?.take();
+  /** `resident`: on the resident shell (submissions, where latency counts) instead of a channel of
+   *  its own. `budgeted: false`: takes nothing from the command budget. */
+  private async run(kind: CommandKind, script: string, how: { resident?: boolean; budgeted?: boolean; keepStatusAs?: string; onlyIf?: string } = {}): Promise<ExecResult> {
+    if (how.budgeted !== false) await this.options.budget?.take();
     const started = process.hrtime.bigint();
     let ok = false;
     try {
       const options = { timeoutMs: this.options.commandTimeoutMs };
       const result = how.resident
-        ? await this.residentShell.run(script, options)
+        ? await this.residentShell.run(script, { ...options, keepStatusAs: how.keepStatusAs, onlyIf: how.onlyIf })
         : await this.options.ssh.exec(remoteScript(script), options);
       ok = result.code === 0;
       return result;

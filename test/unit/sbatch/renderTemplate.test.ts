@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { renderTemplate, TemplateError } from '../../../src/sbatch/renderTemplate.ts';
-import { prepareAndSubmitScript } from '../../../src/scheduler/slurm/commands.ts';
+import { prepareAndSubmitScript, prepareJobDirScript, submitPreparedScript } from '../../../src/scheduler/slurm/commands.ts';
 import { shellQuote } from '../../../src/remote/quote.ts';
 import { execFileSync } from 'node:child_process';
 
@@ -73,6 +73,19 @@ describe('slurm/prepareAndSubmitScript', () => {
     });
     expect(script).to.contain("printf %s 'echo '\\''$(id)'\\''\n' > job.sbatch");
     expect(script).to.match(/sbatch --parsable --job-name=cg-abc --chdir=\/home\/u\/jobs\/abc job.sbatch$/);
+  });
+
+  it('splits into the directory\'s writing, with no sbatch, and the sbatch alone, which together make the one-command form', () => {
+    const sub = {
+      jobDir: "/home/u/jobs/a b'c", files: { 'job.sbatch': 'true\n' }, links: { 'in.fits': '/home/u/inputs/f.fits' },
+      scriptName: 'job.sbatch', jobName: 'cg-abc',
+    };
+    const prepare = prepareJobDirScript(sub);
+    const submit = submitPreparedScript(sub);
+    expect(prepare).not.to.contain('sbatch --parsable');
+    expect(prepare).to.contain("ln -sfn /home/u/inputs/f.fits in.fits && printf %s 'true\n' > job.sbatch");
+    expect(submit).to.equal("cd '/home/u/jobs/a b'\\''c' && sbatch --parsable --job-name=cg-abc '--chdir=/home/u/jobs/a b'\\''c' job.sbatch");
+    expect(prepareAndSubmitScript(sub)).to.equal(`${prepare} && ${submit.slice(submit.indexOf('sbatch'))}`);
   });
 
   it('enters a directory made ahead, and makes it only when it is missing', () => {
