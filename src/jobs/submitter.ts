@@ -33,6 +33,12 @@ export interface SubmitterDeps {
 
 const RETRY_DELAY_MS = 5_000;
 
+/** A job's directory being written ahead of its insert, and what was written there. */
+interface PreparedAhead {
+  submission: SubmissionFiles;
+  prepared: PreparedSubmission;
+}
+
 /** A submit slot held for one job from before its insert (see Submitter.reserve). */
 export interface DirectSubmission {
   /** Before the insert: write the job's directory on the cluster while the job is being
@@ -82,15 +88,15 @@ export class Submitter {
     if (!freeSlot) return undefined;
     // In flight from now on (submitClaimed() ends that): a pass must never reconcile it from under us.
     this.inFlight.add(jobId);
-    let preparedAhead: { jobDir: string; prepared: PreparedSubmission } | undefined;
+    let preparedAhead: PreparedAhead | undefined;
     return {
       prepareAhead: (job, input) => {
         if (!input.stagedPath) return;
         const submission = this.submissionFor(job, input.stagedPath);
-        preparedAhead = { jobDir: submission.jobDir, prepared: this.deps.schedulers.get(job.cluster)!.prepare(submission) };
+        preparedAhead = { submission, prepared: this.deps.schedulers.get(job.cluster)!.prepare(submission) };
       },
       submit: (job, input) => {
-        const work: Promise<void> = this.submitClaimed(job, input, preparedAhead?.prepared)
+        const work: Promise<void> = this.submitClaimed(job, input, preparedAhead)
           .catch((err: unknown) => this.deps.logger.error({ job: job.id, err: asError(err).message }, 'submission failed'))
           .finally(() => {
             freeSlot();
@@ -102,7 +108,7 @@ export class Submitter {
         this.inFlight.delete(jobId);
         freeSlot();
         // The directory was written for a job that was not persisted: nothing will use it.
-        if (preparedAhead) void this.removeUnused(preparedAhead.jobDir, cluster, preparedAhead.prepared.written);
+        if (preparedAhead) void this.removeUnused(preparedAhead.submission.jobDir, cluster, preparedAhead.prepared.written);
       },
     };
   }
@@ -157,7 +163,7 @@ export class Submitter {
 
   /** sbatch for a job this process claimed: its phase is 'submitting' and it is in inFlight.
    *  `preparedAhead`: its directory is being written already (see DirectSubmission.prepareAhead). */
-  private async submitClaimed(job: JobRow, knownInput?: StagedInput, preparedAhead?: PreparedSubmission): Promise<void> {
+  private async submitClaimed(job: JobRow, knownInput?: StagedInput, preparedAhead?: PreparedAhead): Promise<void> {
     const cluster = this.deps.clusters.get(job.cluster)!;
     const scheduler = this.deps.schedulers.get(job.cluster)!;
     // Until sbatch is sent, an interrupted command (the input's transfer) cannot have reached Slurm.
@@ -165,10 +171,11 @@ export class Submitter {
     try {
       const input = knownInput ?? await this.deps.files.findForSubmission(job.owner, job.file_id, cluster.name);
       if (!input) throw new SubmissionRejectedError('its input file was deleted before the job reached Slurm');
-      const submission = this.submissionFor(job, await this.stager.ensureStaged(input, cluster, scheduler));
+      // Prepared ahead, the input was on the cluster already; otherwise it is staged now if need be.
+      const submission = preparedAhead?.submission ?? this.submissionFor(job, await this.stager.ensureStaged(input, cluster, scheduler));
       this.deps.crash?.('before-sbatch');
       sbatchMayHaveRun = true;
-      const slurmId = await (preparedAhead ? scheduler.submitPrepared(submission, preparedAhead) : scheduler.submit(submission));
+      const slurmId = await (preparedAhead ? scheduler.submitPrepared(submission, preparedAhead.prepared) : scheduler.submit(submission));
       this.deps.crash?.('after-sbatch');
       await this.recordSubmitted(job, slurmId);
     } catch (err) {

@@ -1,31 +1,24 @@
 // A submission in two halves on the real cluster (SlurmScheduler.prepare, then submitPrepared
 // written right behind it): sbatch runs only if the job directory was written, and a shell lost in
 // between falls back to the one-command submission.
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import pino from 'pino';
-import { SshConnection } from '../../src/remote/sshConnection.ts';
 import { SubmissionRejectedError, type SubmissionFiles } from '../../src/scheduler/scheduler.ts';
 import { SlurmScheduler } from '../../src/scheduler/slurm/slurmScheduler.ts';
-import { asClusterUser, asRoot, connection, sleep, slurmJobsNamed } from '../support/cluster.ts';
+import { asClusterUser, asRoot, clusterSshConnection, connection, sleep, slurmJobsNamed } from '../support/cluster.ts';
 
 const SCRIPT = '#!/bin/sh\n#SBATCH --output=/dev/null\ntrue\n';
 
 describe('prepared submissions on the local cluster', function () {
   this.timeout(60_000);
-  let ssh: SshConnection;
   let scheduler: SlurmScheduler;
   const root = `/home/${connection().user}/caesar-gateway-test-prepared`;
   const submitted: string[] = [];
 
   before(() => {
-    const c = connection();
-    ssh = new SshConnection({
-      name: 'prepared-test', host: c.host, port: c.port, username: c.user, privateKey: readFileSync(c.privateKeyPath),
-      hostKey: c.hostKey, maxChannels: 8, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
+    scheduler = new SlurmScheduler({
+      cluster: 'prepared-test', user: connection().user, ssh: clusterSshConnection('prepared-test'), commandTimeoutMs: 30_000, idChunkSize: 100,
     });
-    scheduler = new SlurmScheduler({ cluster: 'prepared-test', user: c.user, ssh, commandTimeoutMs: 30_000, idChunkSize: 100 });
   });
   after(async () => {
     for (const id of submitted) await scheduler.cancel(id).catch(() => undefined);

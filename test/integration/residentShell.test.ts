@@ -1,13 +1,11 @@
 // The resident shell against the real sshd: output split by the markers, isolation between
 // commands, and recovery after a timeout or a killed shell.
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import pino from 'pino';
 import { RemoteInterruptedError, RemoteTimeoutError } from '../../src/remote/errors.ts';
 import { NOT_RUN_STATUS, ResidentShell } from '../../src/remote/residentShell.ts';
-import { SshConnection } from '../../src/remote/sshConnection.ts';
+import type { SshConnection } from '../../src/remote/sshConnection.ts';
 import { remoteScript } from '../../src/scheduler/slurm/commands.ts';
-import { asClusterUser, connection } from '../support/cluster.ts';
+import { asClusterUser, clusterSshConnection, connection } from '../support/cluster.ts';
 
 const options = { timeoutMs: 10_000 };
 
@@ -17,11 +15,7 @@ describe('ResidentShell on the local cluster', function () {
   let shell: ResidentShell;
 
   before(() => {
-    const c = connection();
-    ssh = new SshConnection({
-      name: 'resident-test', host: c.host, port: c.port, username: c.user, privateKey: readFileSync(c.privateKeyPath),
-      hostKey: c.hostKey, maxChannels: 8, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
-    });
+    ssh = clusterSshConnection('resident-test');
     shell = new ResidentShell('resident-test', () => ssh.openResidentChannel(remoteScript('exec /bin/sh -s')));
   });
   after(async () => {

@@ -3,11 +3,9 @@
 // output, its exit status and the channel's close — then arrive in one read and are parsed in
 // one go. The exit status must not be missed: a command that ran to the end and is reported
 // as "connection lost" makes the submitter wait ~35 s to reconcile a job it never submitted.
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import pino from 'pino';
-import { SshConnection } from '../../src/remote/sshConnection.ts';
-import { connection } from '../support/cluster.ts';
+import type { SshConnection } from '../../src/remote/sshConnection.ts';
+import { clusterSshConnection } from '../support/cluster.ts';
 
 /** Blocks the event loop for `ms` at every turn, so socket reads pile up between turns. */
 function keepEventLoopBusy(ms: number): () => void {
@@ -23,13 +21,9 @@ describe('SshConnection on the local cluster', function () {
   let ssh: SshConnection;
 
   before(() => {
-    const c = connection();
     // 4 channels, well under sshd's MaxSessions 10: with the loop this busy, sshd may not yet
     // have freed the sessions the client already saw close, and this test is not about that.
-    ssh = new SshConnection({
-      name: 'ssh-test', host: c.host, port: c.port, username: c.user, privateKey: readFileSync(c.privateKeyPath),
-      hostKey: c.hostKey, maxChannels: 4, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
-    });
+    ssh = clusterSshConnection('ssh-test', 4);
   });
   after(async () => ssh.close());
 

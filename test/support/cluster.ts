@@ -5,6 +5,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { SshConnection } from '../../src/remote/sshConnection.ts';
 
 const run = promisify(execFile);
 
@@ -22,6 +24,16 @@ export interface Connection {
 export function connection(): Connection {
   const file = process.env.LOCAL_CLUSTER_CONNECTION ?? '/var/lib/caesar-gateway/local-cluster/connection.json';
   return JSON.parse(readFileSync(file, 'utf8')) as Connection;
+}
+
+/** The gateway's own SSH connection class, to the local cluster as its user (tests that drive a
+ *  scheduler or a shell without a whole gateway). Silent logger; `maxChannels` 8 unless given. */
+export function clusterSshConnection(name: string, maxChannels = 8): SshConnection {
+  const c = connection();
+  return new SshConnection({
+    name, host: c.host, port: c.port, username: c.user, privateKey: readFileSync(c.privateKeyPath),
+    hostKey: c.hostKey, maxChannels, keepaliveIntervalMs: 10_000, logger: pino({ level: 'silent' }),
+  });
 }
 
 /** Run a shell command on the cluster as its user, through the real sshd. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SshConnection, ExecResult } from '../../remote/sshConnection.ts';
 import { RemoteInterruptedError, RemoteUnreachableError, asError } from '../../remote/errors.ts';
-import { NOT_RUN_STATUS, ResidentShell } from '../../remote/residentShell.ts';
+import { NOT_RUN_STATUS, ResidentShell, type ResidentRunOptions } from '../../remote/residentShell.ts';
 import { shellCommand, shellQuote } from '../../remote/quote.ts';
 import {
   prepareAndSubmitScript, prepareJobDirScript, remoteScript, submitPreparedScript, sacctArgv, sacctByNameArgv, sacctByUserArgv, scancelArgv, squeueArgv,
@@ -42,6 +42,9 @@ export interface SlurmSchedulerOptions {
 const CONTROLLER_UNREACHABLE = /Unable to contact slurm controller|Connection refused|Zero Bytes were transmitted|connect failure/i;
 /** The command may have reached slurmctld: sbatch's outcome is unknown. */
 const OUTCOME_UNKNOWN = /Socket timed out|Operation timed out|Resource temporarily unavailable/i;
+
+/** How a resident command hands its exit status to a later one (see ResidentShell). */
+type StatusLink = Pick<ResidentRunOptions, 'keepStatusAs' | 'onlyIf'>;
 
 /** The shell variable that carries the prepare's exit status to the sbatch behind it. */
 interface SlurmPreparedSubmission extends PreparedSubmission {
@@ -211,7 +214,7 @@ export class SlurmScheduler implements Scheduler {
 
   /** `resident`: on the resident shell (submissions, where latency counts) instead of a channel of
    *  its own. `budgeted: false`: takes nothing from the command budget. */
-  private async run(kind: CommandKind, script: string, how: { resident?: boolean; budgeted?: boolean; keepStatusAs?: string; onlyIf?: string } = {}): Promise<ExecResult> {
+  private async run(kind: CommandKind, script: string, how: { resident?: boolean; budgeted?: boolean } & StatusLink = {}): Promise<ExecResult> {
     if (how.budgeted !== false) await this.options.budget?.take();
     const started = process.hrtime.bigint();
     let ok = false;
