@@ -143,13 +143,10 @@ export async function openDatabase(target: DatabaseConfig | string): Promise<Dat
   return db;
 }
 
-/** Binds a query to the connection a deferredSync() block runs on. */
-export type OnConnection = <Q extends Knex.QueryBuilder>(query: Q) => Q;
-
 type PoolClient<C> = { acquireConnection(): Promise<C>; releaseConnection(conn: C): Promise<void> };
 
 /** `work` on one of the pool's connections, held (from everyone else) until it ends. */
-async function withPooledConnection<C, T>(db: Database, work: (conn: C) => Promise<T>): Promise<T> {
+export async function withPooledConnection<C, T>(db: Database, work: (conn: C) => Promise<T>): Promise<T> {
   const pool = db.client as PoolClient<C>;
   const conn = await pool.acquireConnection();
   try {
@@ -157,27 +154,6 @@ async function withPooledConnection<C, T>(db: Database, work: (conn: C) => Promi
   } finally {
     await pool.releaseConnection(conn);
   }
-}
-
-/**
- * Runs `work` with commits that return before they reach the disk: only for a write the gateway
- * rebuilds from the cluster if a power cut loses it (a Slurm id: the submitter finds the job again
- * by name). On SQLite the block's connection runs at synchronous = NORMAL: the commit is in the
- * write-ahead log, which survives a crash of the gateway, and the next FULL commit syncs it to disk
- * (the log is synced in order). That saves an fsync, 0.7 to 1.7 ms here, on the path from sbatch to
- * the client's answer. PostgreSQL commits as usual. The pool holds one SQLite connection, so no
- * other query can run at NORMAL meanwhile.
- */
-export async function deferredSync<T>(db: Database, work: (on: OnConnection) => Promise<T>): Promise<T> {
-  if (dialectOf(db) === 'postgres') return work((query) => query);
-  return withPooledConnection<SqliteConnection, T>(db, async (conn) => {
-    conn.pragma('synchronous = NORMAL');
-    try {
-      return await work((query) => query.connection(conn));
-    } finally {
-      conn.pragma('synchronous = FULL');
-    }
-  });
 }
 
 /** Which SQL dialect a knex instance speaks (the few statements that differ ask this). */

@@ -2,6 +2,7 @@
 // simply does not exist.
 import type { Database } from '../db/database.ts';
 import type { FileRow } from '../db/rows.ts';
+import { readFirst } from '../db/statements.ts';
 
 /** An uploaded file, and where it already is on one cluster (undefined: not staged there yet). */
 export interface StagedInput {
@@ -43,10 +44,10 @@ export class FileRepository {
   }
 
   private async withStagedPath(cluster: string, where: Record<string, string>): Promise<StagedInput | undefined> {
-    const row = await this.db<FileRow>('files')
+    const row = await readFirst<FileRow & { staged_remote_path: string | null }>(this.db, this.db<FileRow>('files')
       .leftJoin('staged_files', (on) => on.on('staged_files.file_id', '=', 'files.id').andOnVal('staged_files.cluster', '=', cluster))
       .where(where)
-      .first<(FileRow & { staged_remote_path: string | null }) | undefined>('files.*', 'staged_files.remote_path as staged_remote_path');
+      .first('files.*', 'staged_files.remote_path as staged_remote_path'));
     if (!row) return undefined;
     const { staged_remote_path: stagedPath, ...file } = row;
     return { file, stagedPath: stagedPath ?? undefined };

@@ -2,7 +2,8 @@
 // refuses to leave a final state and records every change as a job event. Every write to an
 // existing job goes through here, after which the job's cached status is forgotten and whoever
 // waits for that job's status to change is told to look again.
-import { deferredSync, type Database } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
+import { runStatements } from '../db/statements.ts';
 import type { JobEventRow, JobRow } from '../db/rows.ts';
 import { JobChanges } from './jobChanges.ts';
 import { JobStatusCache, type JobStatusSnapshot, type StatusEvent } from './jobStatusCache.ts';
@@ -33,15 +34,13 @@ export class JobRepository {
   async insert(row: JobRow, reason: string, idempotency?: { key: string; requestHash: string }): Promise<string> {
     const token = this.statusCache.beforeWrite();
     try {
-      await this.db.transaction(async (trx) => {
-        await trx('jobs').insert(row);
-        await trx('job_events').insert({ job_id: row.id, ...firstEvent(row, reason) });
-        if (idempotency) {
-          await trx('idempotency_keys').insert({
-            owner: row.owner, key: idempotency.key, request_hash: idempotency.requestHash, job_id: row.id, created_at: row.created_at,
-          });
-        }
-      });
+      await runStatements(this.db, [
+        this.db('jobs').insert(row),
+        this.db('job_events').insert({ job_id: row.id, ...firstEvent(row, reason) }),
+        ...(idempotency ? [this.db('idempotency_keys').insert({
+          owner: row.owner, key: idempotency.key, request_hash: idempotency.requestHash, job_id: row.id, created_at: row.created_at,
+        })] : []),
+      ]);
       // The status as inserted, so the first status read (a POST waiting for the Slurm id) needs no query.
       this.statusCache.afterWrite(row.id, token, { snapshot: { job: row, events: [firstEvent(row, reason)] } });
       return row.id;
@@ -100,10 +99,10 @@ export class JobRepository {
     const token = this.statusCache.beforeWrite();
     // Not synced before the answer: if a power cut loses it, the job is still 'submitting' and the
     // submitter's reconcile finds the same Slurm id by job name.
-    const rows = await deferredSync(this.db, (on) => on(
-      this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null }).returning<JobRow[]>('*'),
-    ));
-    const row = rows[0];
+    const [rows] = await runStatements(this.db, [
+      this.phaseUpdate(id, 'submitting', 'submitted', { slurm_job_id: slurmJobId, status, last_error: null }).returning('*'),
+    ], { durability: 'deferred' });
+    const row = (rows as JobRow[])[0];
     if (row) {
       // No history is added: the cached status stays valid with the new row (no read back).
       this.statusCache.afterWrite(id, token, { job: row });

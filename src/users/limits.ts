@@ -1,6 +1,7 @@
 // Per-user limits, so one campaign cannot starve everyone else: active jobs and submissions per
 // minute (429 with Retry-After) and bytes stored (413). Counted in the database, per request.
 import type { Database } from '../db/database.ts';
+import { readFirst } from '../db/statements.ts';
 
 export interface UserLimits {
   maxActiveJobs: number;
@@ -24,11 +25,11 @@ export class UserLimiter {
     const windowStart = new Date(Date.now() - 60_000).toISOString();
     // One statement of three indexed subqueries: this runs before every accepted job.
     const ownJobs = () => this.db('jobs').where({ owner: user });
-    const counts = await this.db.first<{ active: number | string; recent: number | string; oldest: string | null }>(
+    const counts = (await readFirst<{ active: number | string; recent: number | string; oldest: string | null }>(this.db, this.db.first(
       ownJobs().whereIn('state', UNFINISHED).count('*').as('active'),
       ownJobs().where('created_at', '>', windowStart).count('*').as('recent'),
       ownJobs().where('created_at', '>', windowStart).min('created_at').as('oldest'),
-    );
+    )))!;
     const active = Number(counts.active);
     if (active >= limits.maxActiveJobs) {
       throw new LimitExceededError(429, `You have ${active} unfinished jobs, the most allowed at once (${limits.maxActiveJobs}); submit more when some finish`, 30);

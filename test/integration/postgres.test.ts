@@ -12,6 +12,7 @@ import { slurmJobsNamed } from '../support/cluster.ts';
 import { dropUploadHashContract } from '../support/dropUploadHashContract.ts';
 import { startGatewayProcess, type GatewayProcess } from '../support/gatewayProcess.ts';
 import { leaseContract } from '../support/leaseContract.ts';
+import { statementsContract } from '../support/statementsContract.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { syntheticImage } from '../support/syntheticFits.ts';
 import { finishedWithOutput, postJson, uploadBytes, waitForStatus, type StatusBody } from '../support/testGateway.ts';
@@ -25,6 +26,11 @@ leaseContract('PostgreSQL', async () => {
 });
 
 dropUploadHashContract('PostgreSQL', async () => {
+  const database = await createTestDatabase();
+  return { open: () => openDatabase({ client: 'postgres', url: database.url }), cleanup: () => database.drop() };
+});
+
+statementsContract('PostgreSQL', async () => {
   const database = await createTestDatabase();
   return { open: () => openDatabase({ client: 'postgres', url: database.url }), cleanup: () => database.drop() };
 });

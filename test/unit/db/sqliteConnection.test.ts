@@ -1,10 +1,12 @@
 // The SQLite connection's two speed-ups, on a real database file: prepared statements kept by SQL
-// text, and deferredSync() blocks that commit without an fsync and then restore FULL.
+// text, and deferred runStatements() that commit without an fsync and then restore FULL.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { cachePreparedStatements, deferredSync, openDatabase, type Database } from '../../../src/db/database.ts';
+import { cachePreparedStatements, openDatabase, type Database } from '../../../src/db/database.ts';
+import { runStatements } from '../../../src/db/statements.ts';
+import { statementsContract } from '../../support/statementsContract.ts';
 
 /** What SQLite says the connection's synchronous setting is (0 OFF, 1 NORMAL, 2 FULL). */
 async function synchronousOf(query: { first(): Promise<unknown> }): Promise<number> {
@@ -65,33 +67,37 @@ describe('db: the SQLite connection', () => {
     });
   });
 
-  describe('deferredSync()', () => {
+  describe("runStatements(…, { durability: 'deferred' })", () => {
     const setting = () => db.select('synchronous').from(db.raw('pragma_synchronous()'));
 
-    it('runs its block at synchronous = NORMAL on its own connection, then restores FULL', async () => {
+    it('runs its statements at synchronous = NORMAL on its own connection, then restores FULL', async () => {
       expect(await synchronousOf(setting())).to.equal(2);
-      const inside = await deferredSync(db, async (on) => {
-        await on(db('things').insert({ id: 'b', name: 'deferred' }));
-        return synchronousOf(on(setting()));
-      });
-      expect(inside).to.equal(1);
+      const [, inside] = await runStatements(db, [db('things').insert({ id: 'b', name: 'deferred' }), setting()], { durability: 'deferred' });
+      expect(inside).to.deep.equal([{ synchronous: 1 }]);
       expect(await synchronousOf(setting())).to.equal(2);
       expect(await db('things').where({ id: 'b' }).first()).to.deep.equal({ id: 'b', name: 'deferred' });
+      // Without the option, the statements run at FULL.
+      expect((await runStatements(db, [setting()]))[0]).to.deep.equal([{ synchronous: 2 }]);
     });
 
-    it('restores FULL when the block fails, and the pool still serves queries', async () => {
+    it('restores FULL when a statement fails, and the pool still serves queries', async () => {
       let failure: unknown;
       try {
-        await deferredSync(db, async (on) => {
-          await on(db('things').insert({ id: 'c', name: 'x' }));
-          await on(db('things').insert({ id: 'c', name: 'duplicate' }));
-        });
+        await runStatements(db, [db('things').insert({ id: 'c', name: 'x' }), db('things').insert({ id: 'c', name: 'duplicate' })], { durability: 'deferred' });
       } catch (err) {
         failure = err;
       }
       expect(String(failure)).to.match(/UNIQUE constraint failed/);
       expect(await synchronousOf(setting())).to.equal(2);
-      expect(await db('things').count({ n: '*' }).first()).to.deep.equal({ n: 1 });
+      expect(await db('things').count({ n: '*' }).first()).to.deep.equal({ n: 0 });
     });
+  });
+});
+
+statementsContract('SQLite', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'caesar-statements-'));
+  return Promise.resolve({
+    open: () => openDatabase(path.join(dir, 'gateway.sqlite3')),
+    cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
   });
 });
