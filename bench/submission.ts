@@ -102,7 +102,7 @@ function breakdown(gateway: GatewayProcess, samples: readonly GatewaySample[], m
   return [
     `Where the gateway's latency goes (medians over ${accept.length} jobs, from its info logs, 1 ms resolution): ` +
     `POST received → job persisted and logged ${m(accept)} ms; persisted → sbatch answered and the id recorded ${m(submit)} ms ` +
-    `(the job directory — \`cd <made ahead>; ln input; printf config; printf script\` — is written on the gateway's resident cluster shell while the job is being persisted; ` +
+    `(the job directory — \`cd <made ahead>; printf config; printf script\`, the config naming the input's staged copy — is written on the gateway's resident cluster shell while the job is being persisted; ` +
     `after the commit \`sbatch\` follows right behind it on the same shell, run only if the directory was written; then the DB write); ` +
     `id recorded → the client has the POST's answer ${m(detect)} ms. ` +
     `The gateway's own sbatch command (from its write after the commit to its answer, including the wait for the directory's writing ahead of it) took ${fmt((sbatchSum / Math.max(1, sbatchCount)) * 1000)} ms on average ` +

@@ -6,6 +6,7 @@ import type { ClusterConfig, GatewayConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { FileRow, JobRow } from '../db/rows.ts';
 import type { JobRepository } from '../jobs/jobRepository.ts';
+import { stagedCopyToRemove } from '../jobs/inputNames.ts';
 import { remoteJobDir } from '../jobs/submitter.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { asError } from '../remote/errors.ts';
@@ -72,7 +73,7 @@ export class Retention {
       try {
         const staged = await db('staged_files').where({ file_id: file.id }).select<Array<{ cluster: string; remote_path: string }>>('cluster', 'remote_path');
         for (const [cluster, rows] of groupBy(staged, (s) => s.cluster)) {
-          await this.deps.schedulers.get(cluster)?.removePaths(rows.map((r) => r.remote_path));
+          await this.deps.schedulers.get(cluster)?.removePaths(rows.map((r) => stagedCopyToRemove(r.remote_path, file.id)));
         }
         await db('files').where({ id: file.id }).delete();
         await rm(file.stored_path, { force: true });

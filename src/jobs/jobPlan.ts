@@ -11,6 +11,7 @@ import type { ClusterAccess } from '../users/clusterAccess.ts';
 import type { FileRow } from '../db/rows.ts';
 import type { StagedInput } from '../files/fileRepository.ts';
 import { renderTemplate } from '../sbatch/renderTemplate.ts';
+import { configInputFile, inputNameFor, usableStagedCopy } from './inputNames.ts';
 import { RUN_CONTROL_KEYS, resolveResources, type Resources } from './runOptions.ts';
 
 export const jobRequestSchema = z.object({
@@ -26,12 +27,14 @@ export interface JobPlan {
   app: AppDescriptor;
   cluster: ClusterConfig;
   file: FileRow;
-  /** Where `file` already is on the cluster (undefined: the submitter stages it first). */
+  /** Where `file` already is on the cluster, usable by this job (undefined: the submitter stages it first). */
   stagedPath: string | undefined;
   values: Map<string, OptionValue>;
   resources: Resources;
-  /** Name of the input inside the job directory; `base` names every CAESAR output. */
+  /** The input's name as CAESAR sees it; `base` names every CAESAR output. */
   inputName: string;
+  /** The staged copy has another name (see inputNames.ts): the job directory links it as `inputName`. */
+  inputLinked: boolean;
   base: string;
   appConfig: string;
   configFileName: string;
@@ -52,15 +55,6 @@ export interface PlanContext {
   /** Finds one of the caller's own files by uuid or by the `path` upload returned, with where
    *  it is staged on the cluster. */
   findInput(reference: string, cluster: string): Promise<StagedInput | undefined>;
-}
-
-/** The input's name inside the job directory: the original name, reduced to safe characters.
- *  CAESAR names some outputs (the summary plot) after it, so it is a link, not the staged path. */
-export function inputNameFor(file: Pick<FileRow, 'filename_orig' | 'id'>): { inputName: string; base: string } {
-  const stem = file.filename_orig.replace(/\.(fits?|fts)(\.gz)?$/i, '');
-  const safe = stem.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[.-]+/, '').slice(0, 80);
-  const base = safe || `input_${file.id.slice(0, 8)}`;
-  return { inputName: `${base}.fits`, base };
 }
 
 export async function planJob(request: JobRequest, context: PlanContext): Promise<JobPlan> {
@@ -88,9 +82,11 @@ export async function planJob(request: JobRequest, context: PlanContext): Promis
   if (errors.length > 0 || !file || !resources) throw new JobRequestError(errors);
 
   const { inputName, base } = inputNameFor(file);
-  const appConfig = renderAppConfig(app, values, { inputFile: inputName, base });
+  const stagedPath = usableStagedCopy(input?.stagedPath, cluster.remoteRoot);
+  const { inputFile, linked: inputLinked } = configInputFile(file, stagedPath);
+  const appConfig = renderAppConfig(app, values, { inputFile, base });
   const configFileName = (app.outputs.config ?? 'config_{base}.cfg').replaceAll('{base}', base);
-  return { app, cluster, file, stagedPath: input?.stagedPath, values, resources, inputName, base, appConfig, configFileName };
+  return { app, cluster, file, stagedPath, values, resources, inputName, inputLinked, base, appConfig, configFileName };
 }
 
 async function resolveInput(

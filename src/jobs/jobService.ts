@@ -87,7 +87,7 @@ export class JobService {
       // With a reserved slot the job is persisted already claimed, its first attempt under way.
       submit_phase: direct ? 'submitting' : 'queued', submit_attempts: direct ? 1 : 0,
       last_error: null, next_attempt_at: null, script, app_config: plan.appConfig,
-      resources: JSON.stringify({ ...plan.resources, configFile: plan.configFileName, base: plan.base }),
+      resources: JSON.stringify({ ...plan.resources, configFile: plan.configFileName, base: plan.base, inputLinked: plan.inputLinked }),
       input_name: plan.inputName, slurm_job_id: null, slurm_state: null, slurm_reason: null,
       slurm_exit_code: null, exit_code: null, elapsed_seconds: null, node_list: null, partition: null,
       slurm_submit_at: null, slurm_start_at: null, slurm_end_at: null, cancel_requested: false,

@@ -189,11 +189,13 @@ export class Submitter {
   }
 
   private submissionFor(job: JobRow, remoteInput: string): SubmissionFiles {
-    const resources = JSON.parse(job.resources) as { configFile: string };
+    const resources = JSON.parse(job.resources) as { configFile: string; inputLinked?: boolean };
+    // Jobs accepted before staged copies carried the input's name have no inputLinked: linked.
+    const linked = resources.inputLinked ?? true;
     return {
       jobDir: remoteJobDir(this.deps.clusters.get(job.cluster)!, job.id),
       files: { [resources.configFile]: job.app_config, 'job.sbatch': job.script },
-      links: { [job.input_name]: remoteInput },
+      links: linked ? { [job.input_name]: remoteInput } : {},
       scriptName: 'job.sbatch',
       jobName: slurmJobName(job.id),
     };

@@ -142,8 +142,8 @@ describe('faults: gateway killed, SSH down, slurmctld down', function () {
       const uuid = ((await (await uploadBytes(gw, big, 'fault-big.fits')).json()) as { uuid: string }).uuid;
       const jobId = await submit(uuid);
       // The cluster is this machine: the transfer's partial file is visible in the gateway's inputs directory.
-      const inputs = path.join(connection().remoteRoot, 'inputs');
-      const partials = () => { try { return readdirSync(inputs).filter((n) => n.startsWith(`${uuid}.fits.part-`)); } catch { return []; } };
+      const inputs = path.join(connection().remoteRoot, 'inputs', uuid);
+      const partials = () => { try { return readdirSync(inputs).filter((n) => n.startsWith('fault-big.fits.part-')); } catch { return []; } };
       const deadline = Date.now() + 60_000;
       for (;;) {
         const part = partials()[0];

@@ -1,6 +1,7 @@
 // The whole path on the real local cluster: upload → sfinder job over SSH → Slurm → status →
 // tar.gz, through HTTP. No part of Slurm or SSH is mocked.
 import { expect } from 'chai';
+import { asClusterUser, asRoot } from '../support/cluster.ts';
 import { syntheticImage, headerOnlyFits } from '../support/syntheticFits.ts';
 import { readTarGz } from '../support/tarball.ts';
 import {
@@ -54,8 +55,13 @@ describe('job lifecycle on the local Slurm cluster', function () {
     expect(final.slurm.state).to.equal('COMPLETED');
 
     const entries = await output(accepted.job_id);
-    expect([...entries.keys()]).to.include.members(['job.sbatch', 'config_field.cfg', 'catalog-field.dat', 'catalog-field.json', 'ds9-field.reg', 'field.fits']);
-    expect(entries.get('field.fits')!.type).to.equal('SymbolicLink');
+    expect([...entries.keys()]).to.include.members(['job.sbatch', 'config_field.cfg', 'catalog-field.dat', 'catalog-field.json', 'ds9-field.reg', 'plot_field.png']);
+    // CAESAR read the upload's one staged copy, which carries the upload's name (its outputs are
+    // named after it): nothing was linked or copied into the job directory for it.
+    expect(entries.get('config_field.cfg')!.data.toString()).to.match(new RegExp(`^inputFile = \\.\\./\\.\\./inputs/${file.uuid}/field\\.fits$`, 'm'));
+    expect([...entries.keys()].filter((name) => name.endsWith('.fits'))).to.deep.equal([]);
+    const remoteRoot = gw.config.clusters[0]!.remoteRoot;
+    expect(await asClusterUser(`ls ${remoteRoot}/inputs/${file.uuid}`)).to.equal('field.fits');
     const catalogue = JSON.parse(entries.get('catalog-field.json')!.data.toString()) as CatalogueJson;
     for (const injected of image.sources) {
       const match = catalogue.sources.find((s) => Math.hypot(s.x - injected.x, s.y - injected.y) < 1);
@@ -81,6 +87,26 @@ describe('job lifecycle on the local Slurm cluster', function () {
     const catalogue = JSON.parse(entries.get('catalog-mpi.json')!.data.toString()) as CatalogueJson;
     expect(catalogue.nranks).to.equal(4);
     expect(catalogue.sources).to.have.length(image.sources.length);
+  });
+
+  it('uses an input an older gateway staged as inputs/<uuid>.fits, linked into the job directory under its name', async () => {
+    const file = await upload(image.bytes, 'legacy.fits');
+    const cluster = gw.config.clusters[0]!;
+    const legacyCopy = `${cluster.remoteRoot}/inputs/${file.uuid}.fits`;
+    const { stored_path: storedPath } = (await gw.gateway.db('files').where({ id: file.uuid }).first<{ stored_path: string }>());
+    await asRoot('install', ['-D', '-o', cluster.user, '-m', '644', storedPath, legacyCopy]);
+    await gw.gateway.db('staged_files').insert({ file_id: file.uuid, cluster: cluster.name, remote_path: legacyCopy, staged_at: new Date().toISOString() });
+
+    const res = await postJson(gw, '/job', { app: 'caesar', data_inputs: file.uuid, job_inputs: { 'no-mpi': true } });
+    const { job_id } = (await res.json()) as { job_id: string };
+    const final = await waitForStatus(gw, job_id, finishedWithOutput);
+    expect(final.state).to.equal('SUCCESS');
+    const entries = await output(job_id);
+    expect(entries.get('legacy.fits')!.type).to.equal('SymbolicLink');
+    expect(entries.get('config_legacy.cfg')!.data.toString()).to.match(/^inputFile = legacy\.fits$/m);
+    expect([...entries.keys()]).to.include.members(['catalog-legacy.dat', 'plot_legacy.png']);
+    // Not staged a second time.
+    expect(await asClusterUser(`test -e ${cluster.remoteRoot}/inputs/${file.uuid} && echo present || echo absent`)).to.equal('absent');
   });
 
   it('reports a job whose sfinder run fails as FAILURE with its exit code', async () => {

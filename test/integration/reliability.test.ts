@@ -135,6 +135,8 @@ describe('reliability on the local cluster', function () {
       const cluster = other.config.clusters[0]!;
       const remoteDir = `${cluster.remoteRoot}/jobs/${job_id}`;
       expect(await asClusterUser(`test -d ${remoteDir} && echo present`)).to.equal('present');
+      const stagedCopy = `${cluster.remoteRoot}/inputs/${old.uuid}`;
+      expect(await asClusterUser(`test -f ${stagedCopy}/old.fits && echo present`)).to.equal('present');
       // The in-use file feeds a job that cannot start: its cluster is declared but never reachable.
       await other.gateway.db('jobs').insert({ ...(await other.gateway.jobs.find(job_id))!, id: '11111111-2222-4333-8444-555555555555', file_id: inUse.uuid, state: 'PENDING', finished_at: null, output_phase: 'none' });
 
@@ -146,7 +148,7 @@ describe('reliability on the local cluster', function () {
       const report = await retention.runOnce();
       expect(report).to.deep.equal({ uploadsRemoved: 1, jobOutputsRemoved: 1, errors: 0 });
       expect(await asClusterUser(`test -d ${remoteDir} && echo present || echo gone`)).to.equal('gone');
-      expect(await asClusterUser(`test -e ${cluster.remoteRoot}/inputs/${old.uuid}.fits && echo present || echo gone`)).to.equal('gone');
+      expect(await asClusterUser(`test -e ${stagedCopy} && echo present || echo gone`)).to.equal('gone');
       expect(existsSync(old.path)).to.equal(false);
       expect(existsSync(inUse.path)).to.equal(true);
       const expired = await jobStatus(other, job_id);

@@ -71,7 +71,7 @@ export interface SubmissionFiles {
   jobDir: string;
   /** Relative name → content, written before sbatch runs. */
   files: Record<string, string>;
-  /** Relative link name → absolute target (the staged input image). */
+  /** Relative link name → absolute target (an input staged under the older layout, see inputNames.ts). */
   links: Record<string, string>;
   scriptName: string;
   jobName: string;
@@ -117,7 +117,7 @@ function sbatchCommand(sub: Pick<SubmissionFiles, 'jobDir' | 'scriptName' | 'job
   return shellCommand(['sbatch', '--parsable', `--job-name=${sub.jobName}`, `--chdir=${sub.jobDir}`, sub.scriptName]);
 }
 
-/** Stream the job directory as tar.gz on stdout; links (the staged input) are kept as links. */
+/** Stream the job directory as tar.gz on stdout; links (an input staged under the older layout) are kept as links. */
 export function tarJobDirScript(jobDir: string): string {
   return shellCommand(['tar', '-cz', '-C', jobDir, '.']);
 }
