@@ -23,9 +23,14 @@ export function inputNameFor(file: NamedFile): { inputName: string; base: string
   return { inputName: `${base}.fits`, base };
 }
 
+/** The staged copy's place under the remote root. */
+function stagedUnderRoot(file: NamedFile): string {
+  return path.posix.join('inputs', file.id, inputNameFor(file).inputName);
+}
+
 /** Where an upload is staged on a cluster. */
 export function stagedInputPath(remoteRoot: string, file: NamedFile): string {
-  return path.posix.join(remoteRoot, 'inputs', file.id, inputNameFor(file).inputName);
+  return path.posix.join(remoteRoot, stagedUnderRoot(file));
 }
 
 /** A recorded staged copy, if jobs under `remoteRoot` may use it: one under another remote root
@@ -43,7 +48,7 @@ export function usableStagedCopy(stagedPath: string | undefined, remoteRoot: str
 export function configInputFile(file: NamedFile, stagedPath: string | undefined): { inputFile: string; linked: boolean } {
   const { inputName } = inputNameFor(file);
   if (stagedPath !== undefined && path.posix.basename(stagedPath) !== inputName) return { inputFile: inputName, linked: true };
-  return { inputFile: path.posix.join('..', '..', 'inputs', file.id, inputName), linked: false };
+  return { inputFile: path.posix.join('..', '..', stagedUnderRoot(file)), linked: false };
 }
 
 /** What to remove on the cluster to delete a staged copy: its directory, or the older layout's file. */

@@ -95,7 +95,8 @@ export class JobService {
       output_bytes: null, output_path: null, created_at: at, updated_at: at, finished_at: null,
     };
     // Written on the cluster while the row is committed; sbatch itself waits for the commit.
-    direct?.prepareAhead(row, { file: plan.file, stagedPath: plan.stagedPath });
+    const input = { file: plan.file, stagedPath: plan.stagedPath };
+    direct?.prepareAhead(row, input);
     let owningJob: string;
     try {
       owningJob = await jobs.insert(row, ACCEPTED, idempotency);
@@ -115,7 +116,7 @@ export class JobService {
     // acceptance to wait for the first change without missing it. Every field the status shows
     // is a string or null in the row (no database type conversion), so it renders identically.
     const status = { job: row, events: [firstEvent(row, ACCEPTED)] };
-    if (direct) direct.submit(row, { file: plan.file, stagedPath: plan.stagedPath });
+    if (direct) direct.submit(row, input);
     else this.deps.submissions.kick(row.cluster);
     return { job: row, replayed: false, status };
   }

@@ -68,8 +68,9 @@ export class SlurmScheduler implements Scheduler {
 
   prepare(submission: SubmissionFiles): SlurmPreparedSubmission {
     const statusName = `prepared_${randomBytes(8).toString('hex')}`;
-    // Not a Slurm command (builtins and one ln on the login node), and half of what submit() does
-    // in one command: it spends none of the cluster's command budget.
+    // Not a Slurm command (shell builtins on the login node, plus an ln for an input staged under
+    // the older layout), and half of what submit() does in one command: it spends none of the
+    // cluster's command budget.
     const written = this.run('prepare', prepareJobDirScript(submission), { resident: true, budgeted: false, keepStatusAs: statusName })
       .then((result) => {
         if (result.code !== 0) throw new SubmissionRejectedError(`could not write the job directory: ${firstLine(result.stderr) || `exit status ${result.code}`}`);
