@@ -113,12 +113,13 @@ describe('POST /upload: the multipart receiver', function () {
 
   it('refuses malformed multipart with 400 "Could not read the upload"', async () => {
     const truncated = filePart('file', 'cut.fits', image.bytes.subarray(0, 20_000)); // no closing boundary
-    await expectRefused(postChunked(uploadUrl(), truncated), 400, /^Could not read the upload: Unexpected end of (form|file)/);
-    await expectRefused(postChunked(uploadUrl(), Buffer.alloc(0)), 400, /^Could not read the upload: Unexpected end of form/);
+    await expectRefused(postChunked(uploadUrl(), truncated), 400, /^Could not read the upload: .*unexpected end of multipart data/i);
+    await expectRefused(postChunked(uploadUrl(), Buffer.alloc(0)), 400, /^Could not read the upload: Unexpected end of multipart data/);
     await expectRefused(postChunked(uploadUrl(), multipart(filePart('file', 'x.fits', image.bytes)), 'multipart/form-data'),
       400, /^Could not read the upload: .*[Bb]oundary/);
     const badHeader = Buffer.from(`--${BOUNDARY}\r\nthis line is not a header\r\n\r\nx\r\n--${BOUNDARY}--\r\n`);
-    await expectRefused(postChunked(uploadUrl(), badHeader), 400, /^Could not read the upload: Malformed part header/);
+    // A part whose header block is not headers names no field: it is skipped, so no file came.
+    await expectRefused(postChunked(uploadUrl(), badHeader), 400, /^No file in the request/);
   });
 
   it('keeps a file name in any script, sent raw as browsers do or RFC 5987-encoded', async () => {
