@@ -11,9 +11,10 @@ import { ApiClient } from './lib/api.ts';
 import { withCleanup } from './lib/cleanup.ts';
 import { run as runProgram } from './lib/cluster.ts';
 import { largeFits, type LargeFits } from './lib/fits.ts';
+import { startNginxBodyWriter } from './lib/nginxBodyWriter.ts';
 import { benchTempDir, metricSum, startGatewayProcess, startHelperServer, type GatewayProcess } from './lib/gateway.ts';
 import { figure, type Benchmark, type BenchmarkBody } from './lib/report.ts';
-import { fmt, nowMs, sleep } from './lib/stats.ts';
+import { fmt, nowMs, sleep, summarize } from './lib/stats.ts';
 import { benchConfig } from './config.ts';
 
 const settings = benchConfig.upload;
@@ -96,14 +97,22 @@ async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: Larg
   }
 }
 
-/** Diagnostic: the same multipart body into bench/bareUpload.ts (Node http writing the raw body to a file). */
-async function bareNodeUpload(port: number, target: string, file: LargeFits): Promise<number> {
+/** Diagnostic: the same multipart body into a server that is not the gateway; seconds. */
+async function diagnosticUpload(port: number, file: LargeFits): Promise<number> {
   const started = nowMs();
   const answer = await postMultipart(`http://127.0.0.1:${port}/`, file);
   const seconds = (nowMs() - started) / 1000;
-  rmSync(target, { force: true });
-  if (answer.status !== 200) throw new Error(`bare upload server: ${answer.status} ${answer.body}`);
+  if (answer.status !== 200) throw new Error(`diagnostic upload server on port ${port}: ${answer.status} ${answer.body}`);
   return seconds;
+}
+
+/** Diagnostic: bench/bareUpload.ts (Node http writing the raw body to `target`, or dropping it). */
+async function bareNodeUpload(port: number, target: string, file: LargeFits): Promise<number> {
+  try {
+    return await diagnosticUpload(port, file);
+  } finally {
+    rmSync(target, { force: true });
+  }
 }
 
 async function catUpload(dir: string, file: LargeFits): Promise<number> {
@@ -161,11 +170,13 @@ async function run(): Promise<BenchmarkBody> {
     const bareTarget = path.join(dir, 'bare-node-upload.bin');
     const bare = await startHelperServer(cleanup, 'bench/bareUpload.ts', { BENCH_UPLOAD_FILE: bareTarget });
     const receiveOnly = await startHelperServer(cleanup, 'bench/bareUpload.ts', { BENCH_UPLOAD_DISCARD: '1' });
+    const nginx = await startNginxBodyWriter(cleanup);
 
     const g: UploadRun[] = [];
     const c: number[] = [];
     const n: number[] = [];
     const received: number[] = [];
+    const viaNginx: number[] = [];
     const small: UploadRun[] = [];
     const smallFile = largeFits(SMALL_MIB * MiB);
     const variants = [
@@ -173,6 +184,7 @@ async function run(): Promise<BenchmarkBody> {
       async () => { c.push(await catUpload(dir, file)); },
       async () => { n.push(await bareNodeUpload(bare.port, bareTarget, file)); },
       async () => { received.push(await bareNodeUpload(receiveOnly.port, bareTarget, file)); },
+      ...(nginx ? [async () => { viaNginx.push(await diagnosticUpload(nginx.port, file)); }] : []),
     ];
     for (let rep = 0; rep < settings.reps; rep += 1) {
       for (let k = 0; k < variants.length; k += 1) {
@@ -201,7 +213,9 @@ async function run(): Promise<BenchmarkBody> {
         'its own child process) that writes the raw body to a file through a plain fs write stream with the same 8 MiB buffer — no multipart parsing or FITS check, ' +
         'but also Node\'s default writes, as large as what was buffered, where the gateway cuts each into writes of at most 256 KiB (src/files/boundedWrites.ts: ' +
         'on this machine one write() of more than 256 KiB into the page cache is several times slower); ' +
-        'and the same server reading the body and dropping it (no file at all): the socket receive alone, a ceiling for any Node HTTP upload here.',
+        'and the same server reading the body and dropping it (no file at all): the socket receive alone, a ceiling for any Node HTTP upload here. ' +
+        'Last diagnostic: Debian\'s nginx (bench/lib/nginxBodyWriter.ts) receiving the same body and writing it whole to a file ' +
+        '(`client_body_in_file_only`, 128 KiB body buffer), answering once it is on disk: an HTTP receiver written in C, on the same machine.',
       ],
       figures: [
         figure('throughput, MiB/s (higher is better)', g.map((r) => mibps(r.seconds)), c.map(mibps),
@@ -210,6 +224,8 @@ async function run(): Promise<BenchmarkBody> {
           { repetitions: reps }),
         figure('diagnostic: gateway vs a bare Node http server reading the body into nothing (receive alone), MiB/s', g.map((run) => mibps(run.seconds)), received.map(mibps),
           { repetitions: reps }),
+        ...(nginx ? [figure('diagnostic: gateway vs nginx writing the request body to a file (an HTTP receiver in C), MiB/s', g.map((run) => mibps(run.seconds)),
+          viaNginx.map(mibps), { repetitions: reps })] : []),
         figure('gateway CPU during the upload, cores (diagnostic)', g.map((r) => r.cores), undefined, { repetitions: reps }),
         figure('gateway full (mark-compact) garbage collections during the upload (diagnostic; see src/main.ts)', g.map((r) => r.fullGcs), undefined,
           { repetitions: reps }),
@@ -220,6 +236,10 @@ async function run(): Promise<BenchmarkBody> {
         figure('gateway RSS just before the upload, MiB', g.map((r) => r.before / MiB), undefined, { repetitions: reps }),
       ],
       notes: [
+        nginx
+          ? `nginx writing the body to a file, against \`cat > file\`: ${fmt(summarize(viaNginx.map(mibps)).median)} vs ${fmt(summarize(c.map(mibps)).median)} MiB/s, ` +
+            `ratio ${fmt(summarize(viaNginx.map(mibps)).median / summarize(c.map(mibps)).median, 2)} (medians).`
+          : 'nginx is not installed (scripts/ensure-deploy-tools.sh installs it): its diagnostic was left out of this run.',
         `Gateway RSS right after start-up: ${fmt(startRss / MiB)} MiB.`,
         `Why the ${SETTLE_MS / 1000} s pause: this VM gives memory the guest frees back to its host within seconds, and writing into fresh page cache ` +
         `then faults it in again. \`dd\` writing ${fmt(settings.mib)} MiB right after as much was freed took ${fmt(probeWarm)} s; ` +
