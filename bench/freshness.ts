@@ -16,7 +16,11 @@ const STATUS_EVERY_MS = 50;
 const SACCT_EVERY_MS = 100;
 const SLURM_FINAL = /^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/;
 
-const wallNow = () => performance.timeOrigin + performance.now();
+// The system's wall clock, read when each moment happens, like Slurm's End it is compared with.
+// Not performance.timeOrigin + performance.now(): that is fixed at the process's start, and a
+// run at 18:12 UTC saw the system clock move ~11 s away from it in 20 minutes (every delay came
+// out negative).
+const wallNow = () => Date.now();
 
 interface Watched {
   pid: string;

@@ -3,11 +3,10 @@
 // HTTP receiver written in C, so it shows what receiving over HTTP costs here outside Node.
 // nginx removes each body file itself when the request ends (`clean`).
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../test/support/freePort.ts';
 import type { Cleanup } from './cleanup.ts';
 import { stopChild } from './gateway.ts';
 import { sleep } from './stats.ts';
@@ -15,14 +14,6 @@ import { sleep } from './stats.ts';
 const NGINX = '/usr/sbin/nginx';
 /** nginx's read buffer for the body before each write to the file: cat's own buffer size. */
 const BODY_BUFFER = '128k';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function config(prefix: string, port: number): string {
   const backend = `unix:${prefix}/answer.sock`;

@@ -5,10 +5,10 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { freePort } from '../support/freePort.ts';
 import { syntheticImage } from '../support/syntheticFits.ts';
 import { readTarGz } from '../support/tarball.ts';
 import { parseMetrics, total } from '../support/metricsText.ts';
@@ -16,14 +16,6 @@ import { API, startTestGateway, type TestGateway } from '../support/testGateway.
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NGINX = '/usr/sbin/nginx';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** The sample site with only the listen address and the upstream changed (each must be there once). */
 function siteFor(listenPort: number, upstreamPort: number): string {
