@@ -14,8 +14,8 @@ const server = http.createServer((req, res) => {
     req.on('end', () => res.end('{"status":"read"}')).resume();
     return;
   }
-  // The same 8 MiB write buffer as the gateway's receiver (src/http/multipartUpload.ts), but
-  // Node's own writes: everything buffered in one writev (the gateway's are at most 256 KiB).
+  // The usual Node way: an fs write stream (8 MiB buffer), its writes on libuv's thread pool —
+  // where the gateway writes from the event loop (src/files/uploadFileSink.ts).
   pipeline(req, createWriteStream(file, { highWaterMark: 8 * 1024 * 1024 })).then(
     () => res.end('{"status":"stored"}'),
     (err: Error) => { res.statusCode = 500; res.end(JSON.stringify({ status: err.message })); },

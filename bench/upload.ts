@@ -210,9 +210,9 @@ async function run(): Promise<BenchmarkBody> {
         'One 16 MiB upload warms the path up first. Before every measured upload (gateway, `cat` or the diagnostic) `sync` flushes the dirty pages ' +
         'the previous one left, so none of them pays for another\'s writeback, and then ' + `${SETTLE_MS / 1000} s pass, so that each starts with the machine's memory in the same state (see the notes). ` +
         'Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
-        'its own child process) that writes the raw body to a file through a plain fs write stream with the same 8 MiB buffer — no multipart parsing or FITS check, ' +
-        'but also Node\'s default writes, as large as what was buffered, where the gateway cuts each into writes of at most 256 KiB (src/files/boundedWrites.ts: ' +
-        'on this machine one write() of more than 256 KiB into the page cache is several times slower); ' +
+        'its own child process) that writes the raw body to a file through a plain fs write stream (8 MiB buffer, its writes on libuv\'s thread pool) — ' +
+        'no multipart parsing or FITS check, but the usual Node way of writing, where the gateway writes from the event loop in writes of at most 256 KiB ' +
+        '(src/files/uploadFileSink.ts); ' +
         'and the same server reading the body and dropping it (no file at all): the socket receive alone, a ceiling for any Node HTTP upload here. ' +
         'Last diagnostic: Debian\'s nginx (bench/lib/nginxBodyWriter.ts) receiving the same body and writing it whole to a file ' +
         '(`client_body_in_file_only`, 128 KiB body buffer), answering once it is on disk: an HTTP receiver written in C, on the same machine.',

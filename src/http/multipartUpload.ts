@@ -1,20 +1,19 @@
 // Receives POST /upload's multipart body: exactly one file, in the field `file`, written to a
 // temporary file as it arrives, plus the optional `tag` text field; other text fields are ignored.
 //
-// The file part is piped to disk (the parser's file stream → fs write stream) so backpressure is
-// the streams' own. The write stream's large buffer is what lets socket reads go on while a disk
-// write is in flight; formidable, used before, paused the request until each 64 KiB chunk was
-// written. The parser is @fastify/busboy: it finds the boundary with Buffer.indexOf (native code),
-// where busboy 1.x searched in JavaScript — on a 1 GiB upload 1.2-1.4 CPU-seconds on the event
-// loop instead of 1.7-1.9.
-import { createWriteStream, type WriteStream } from 'node:fs';
+// The file part is piped to disk (the parser's file stream → UploadFileSink, which writes from
+// the event loop while the page cache takes writes quickly) so backpressure is the streams' own;
+// formidable, used before, paused the request until each 64 KiB chunk was written through the
+// thread pool. The parser is @fastify/busboy: it finds the boundary with Buffer.indexOf (native
+// code), where busboy 1.x searched in JavaScript — on a 1 GiB upload 1.2-1.4 CPU-seconds on the
+// event loop instead of 1.7-1.9.
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Busboy, type BusboyInstance } from '@fastify/busboy';
-import { boundedWritesFs } from '../files/boundedWrites.ts';
+import { UploadFileSink } from '../files/uploadFileSink.ts';
 import { HttpError, badRequest } from './httpError.ts';
 
 export interface MultipartUpload {
@@ -31,10 +30,6 @@ export interface MultipartUploadOptions {
   maxFileBytes: number;
 }
 
-/** Bytes the write stream buffers ahead of the disk, so socket reads go on while a write is in
- *  flight; at most this much per upload is held in memory. The writes themselves stay small
- *  (boundedWritesFs): on a 2 GiB upload, 8 MiB buffered and written whole ran at 164-226 MiB/s. */
-const WRITE_BUFFER_BYTES = 8 * 1024 ** 2;
 /** Text fields are held in memory: a tag needs far less, and nothing else is kept. */
 const MAX_FIELD_BYTES = 64 * 1024;
 const MAX_FIELDS = 32;
@@ -69,7 +64,7 @@ export function receiveMultipartUpload(req: IncomingMessage, options: MultipartU
   const tempPath = path.join(options.tempDir, 'upload');
 
   return new Promise<MultipartUpload>((resolve, reject) => {
-    let file: { originalName: string; out: WriteStream; written: Promise<number> } | undefined;
+    let file: { originalName: string; out: UploadFileSink; written: Promise<number> } | undefined;
     const fields: MultipartUpload['fields'] = {};
     let settled = false;
 
@@ -85,10 +80,10 @@ export function receiveMultipartUpload(req: IncomingMessage, options: MultipartU
         req.resume();
         parser.destroy();
         // The parser does not end the file part's stream when destroyed, and a part past its
-        // limit may never emit 'end': destroying the write stream settles the pipeline (which
+        // limit may never emit 'end': destroying the file's sink settles the pipeline (which
         // destroys the part's stream with it).
         file?.out.destroy();
-        // Remove the partial file once the write stream has closed: its open may still be
+        // Remove the partial file once the sink has closed: its open may still be
         // pending until then, and would create the file again after an earlier removal.
         const writeClosed = file ? file.written.then(() => undefined, () => undefined) : Promise.resolve();
         void writeClosed
@@ -108,7 +103,7 @@ export function receiveMultipartUpload(req: IncomingMessage, options: MultipartU
         return;
       }
       stream.once('limit', () => fail(fileTooLarge(options.maxFileBytes)));
-      const out = createWriteStream(tempPath, { highWaterMark: WRITE_BUFFER_BYTES, fs: boundedWritesFs, start: 0 });
+      const out = new UploadFileSink(tempPath);
       file = { originalName: filename || DEFAULT_NAME, out, written: pipeline(stream, out).then(() => out.bytesWritten) };
       // The part's stream fails when the body does (the parser ends it with the reason); a failed
       // write (a full disk) is the server's problem and goes up as it is.
