@@ -197,6 +197,9 @@ async function run(): Promise<BenchmarkBody> {
     }
     const [probeWarm, probeSettled] = await memoryProbe(dir, settings.mib);
     const mibps = (seconds: number) => file.size / MiB / seconds;
+    const gatewayMiBps = g.map((r) => mibps(r.seconds));
+    const catMedian = summarize(c.map(mibps)).median;
+    const nginxMedian = summarize(viaNginx.map(mibps)).median;
     const reps = `${settings.reps}, rotating order`;
     return {
       baseline: '`sh -c \'cat > file\'` fed the same byte stream through a pipe, into the same file system.',
@@ -218,14 +221,13 @@ async function run(): Promise<BenchmarkBody> {
         '(`client_body_in_file_only`, 128 KiB body buffer), answering once it is on disk: an HTTP receiver written in C, on the same machine.',
       ],
       figures: [
-        figure('throughput, MiB/s (higher is better)', g.map((r) => mibps(r.seconds)), c.map(mibps),
+        figure('throughput, MiB/s (higher is better)', gatewayMiBps, c.map(mibps),
           { target: 'ratio ≥ 0.5', check: (_g, r) => r !== undefined && r >= 0.5, repetitions: reps }),
-        figure('diagnostic: gateway vs a bare Node http server writing the raw body to a file, MiB/s', g.map((r) => mibps(r.seconds)), n.map(mibps),
+        figure('diagnostic: gateway vs a bare Node http server writing the raw body to a file, MiB/s', gatewayMiBps, n.map(mibps),
           { repetitions: reps }),
-        figure('diagnostic: gateway vs a bare Node http server reading the body into nothing (receive alone), MiB/s', g.map((run) => mibps(run.seconds)), received.map(mibps),
+        figure('diagnostic: gateway vs a bare Node http server reading the body into nothing (receive alone), MiB/s', gatewayMiBps, received.map(mibps),
           { repetitions: reps }),
-        ...(nginx ? [figure('diagnostic: gateway vs nginx writing the request body to a file (an HTTP receiver in C), MiB/s', g.map((run) => mibps(run.seconds)),
-          viaNginx.map(mibps), { repetitions: reps })] : []),
+        ...(nginx ? [figure('diagnostic: gateway vs nginx writing the request body to a file (an HTTP receiver in C), MiB/s', gatewayMiBps, viaNginx.map(mibps), { repetitions: reps })] : []),
         figure('gateway CPU during the upload, cores (diagnostic)', g.map((r) => r.cores), undefined, { repetitions: reps }),
         figure('gateway full (mark-compact) garbage collections during the upload (diagnostic; see src/main.ts)', g.map((r) => r.fullGcs), undefined,
           { repetitions: reps }),
@@ -237,8 +239,8 @@ async function run(): Promise<BenchmarkBody> {
       ],
       notes: [
         nginx
-          ? `nginx writing the body to a file, against \`cat > file\`: ${fmt(summarize(viaNginx.map(mibps)).median)} vs ${fmt(summarize(c.map(mibps)).median)} MiB/s, ` +
-            `ratio ${fmt(summarize(viaNginx.map(mibps)).median / summarize(c.map(mibps)).median, 2)} (medians).`
+          ? `nginx writing the body to a file, against \`cat > file\`: ${fmt(nginxMedian)} vs ${fmt(catMedian)} MiB/s, ` +
+            `ratio ${fmt(nginxMedian / catMedian, 2)} (medians).`
           : 'nginx is not installed (scripts/ensure-deploy-tools.sh installs it): its diagnostic was left out of this run.',
         `Gateway RSS right after start-up: ${fmt(startRss / MiB)} MiB.`,
         `Why the ${SETTLE_MS / 1000} s pause: this VM gives memory the guest frees back to its host within seconds, and writing into fresh page cache ` +
