@@ -40,6 +40,8 @@ interface UploadRun {
   before: number;
   /** Full (mark-compact) collections in the gateway during the upload. */
   fullGcs: number;
+  /** Writes the kernel held up, which sent the upload's writes to the thread pool. */
+  slowWrites: number;
 }
 
 /** The multipart body around the file's bytes, streamed; returns the gateway's answer. */
@@ -73,8 +75,14 @@ async function fullGcCount(gateway: GatewayProcess): Promise<number> {
   return metricSum(await gateway.metrics(), 'caesar_process_nodejs_gc_duration_seconds_count', { kind: 'major' });
 }
 
+/** Upload writes the gateway found held up by the kernel so far (src/files/uploadFileSink.ts). */
+async function slowWriteCount(gateway: GatewayProcess): Promise<number> {
+  return metricSum(await gateway.metrics(), 'caesar_upload_slow_writes_total');
+}
+
 async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: LargeFits): Promise<UploadRun> {
   const fullGcsBefore = await fullGcCount(gateway);
+  const slowWritesBefore = await slowWriteCount(gateway);
   gateway.resetPeak();
   const before = gateway.memory().rss;
   let peak = before;
@@ -90,8 +98,9 @@ async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: Larg
     if (answer.status !== 200 || !uploaded.uuid) throw new Error(`upload failed (${answer.status}): ${answer.body.slice(0, 300)}`);
     if (Math.round((uploaded.size ?? 0) * 1e6) !== file.size) throw new Error(`upload stored ${uploaded.size} MB, sent ${file.size} bytes`);
     const fullGcs = await fullGcCount(gateway) - fullGcsBefore;
+    const slowWrites = await slowWriteCount(gateway) - slowWritesBefore;
     await api.deleteFile(uploaded.uuid);
-    return { seconds, cores, growth: peak - before, before, fullGcs };
+    return { seconds, cores, growth: peak - before, before, fullGcs, slowWrites };
   } finally {
     clearInterval(sampler);
   }
@@ -231,6 +240,8 @@ async function run(): Promise<BenchmarkBody> {
         figure('gateway CPU during the upload, cores (diagnostic)', g.map((r) => r.cores), undefined, { repetitions: reps }),
         figure('gateway full (mark-compact) garbage collections during the upload (diagnostic; see src/main.ts)', g.map((r) => r.fullGcs), undefined,
           { repetitions: reps }),
+        figure('gateway writes held up over 50 ms during the upload, each sending writes to the thread pool for 30 s (diagnostic)',
+          g.map((r) => r.slowWrites), undefined, { repetitions: reps }),
         figure('gateway RSS growth during the upload, MiB', g.map((r) => r.growth / MiB), undefined,
           { target: '< 64 MiB', check: (s) => s.max < 64, repetitions: reps }),
         figure(`gateway RSS growth during a ${SMALL_MIB} MiB upload (same size independence check), MiB`, small.map((r) => r.growth / MiB), undefined,

@@ -33,7 +33,7 @@ const failureOf = (done: Promise<unknown>) => done.then(() => undefined, (err: N
 describe('files: upload file sink', () => {
   let dir: string;
   const realWriteSync = fs.writeSync;
-  const realWrite = fs.write;
+  const realWritev = fs.writev;
   /** Lengths of the writes made on the event loop and on the pool, in order. */
   let onLoop: number[];
   let onPool: number[];
@@ -47,14 +47,14 @@ describe('files: upload file sink', () => {
       onLoop.push(length);
       return (realWriteSync as (...args: unknown[]) => number)(fd, buffer, offset, length, ...rest);
     };
-    (fs as { write: unknown }).write = (fd: number, buffer: Buffer, offset: number, length: number, ...rest: unknown[]) => {
-      onPool.push(length);
-      return (realWrite as (...args: unknown[]) => void)(fd, buffer, offset, length, ...rest);
+    (fs as { writev: unknown }).writev = (fd: number, buffers: Buffer[], ...rest: unknown[]) => {
+      onPool.push(buffers.reduce((n, b) => n + b.length, 0));
+      return (realWritev as (...args: unknown[]) => void)(fd, buffers, ...rest);
     };
   });
   afterEach(() => {
     fs.writeSync = realWriteSync;
-    fs.write = realWrite;
+    fs.writev = realWritev;
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -77,8 +77,10 @@ describe('files: upload file sink', () => {
     await pipeline(Readable.from([bytes, bytes.subarray(0, 1000)]), sink);
     expect(readFileSync(file).equals(Buffer.concat([bytes, bytes.subarray(0, 1000)]))).to.equal(true);
     expect(sink.bytesWritten).to.equal(bytes.length + 1000);
-    expect(onLoop).to.deep.equal([MAX_WRITE_BYTES]); // the slow one; the rest of its chunk went to the pool
-    expect(onPool).to.deep.equal([MAX_WRITE_BYTES, MAX_WRITE_BYTES, 5, 1000]);
+    expect(onLoop).to.deep.equal([MAX_WRITE_BYTES]); // the slow one; the rest went to the pool
+    // Both chunks were waiting for the file's open, so they came as one batch: the end of the
+    // first and the whole second share the last write.
+    expect(onPool).to.deep.equal([MAX_WRITE_BYTES, MAX_WRITE_BYTES, 1005]);
     expect(pacing.slowWrites).to.equal(1);
     expect(pacing.onEventLoop).to.equal(false);
   });
@@ -98,6 +100,23 @@ describe('files: upload file sink', () => {
     expect(pacing.onEventLoop).to.equal(true);
     await pipeline(Readable.from([pattern(7)]), new UploadFileSink(path.join(dir, 'third'), pacing));
     expect(onLoop).to.deep.equal([10, 7]);
+  });
+
+  it('joins what buffered up during a pool write into writes of up to the limit, and goes on reading meanwhile', async () => {
+    const pacing = slowKernel();
+    pacing.tookMs(1); // already moved to the pool
+    const file = path.join(dir, 'out');
+    const sink = new UploadFileSink(file, pacing);
+    const chunks = Array.from({ length: 100 }, (_, i) => pattern(10_000 + i));
+    // All accepted without waiting for the disk: 1 MB is well inside the sink's buffer.
+    expect(chunks.map((chunk) => sink.write(chunk))).to.not.include(false);
+    sink.end();
+    await new Promise((resolve, reject) => sink.once('finish', resolve).once('error', reject));
+    expect(readFileSync(file).equals(Buffer.concat(chunks))).to.equal(true);
+    expect(onLoop).to.deep.equal([]);
+    expect(onPool.every((n) => n <= MAX_WRITE_BYTES)).to.equal(true);
+    expect(onPool.filter((n) => n === MAX_WRITE_BYTES).length).to.be.at.least(3);
+    expect(onPool.reduce((a, b) => a + b, 0)).to.equal(sink.bytesWritten);
   });
 
   for (const where of ['event loop', 'pool'] as const) {
@@ -129,10 +148,10 @@ describe('files: upload file sink', () => {
       realClose(fd, callback);
     };
     // The pool's write: destroyed the moment it has been handed to the pool.
-    (fs as { write: unknown }).write = (fd: number, buffer: Buffer, offset: number, length: number, position: number,
+    (fs as { writev: unknown }).writev = (fd: number, buffers: Buffer[], position: number,
       callback: (err: NodeJS.ErrnoException | null, written: number) => void) => {
       events.push('write sent');
-      realWrite(fd, buffer, offset, length, position, (err, written) => {
+      realWritev(fd, buffers, position, (err, written) => {
         events.push('write returned');
         callback(err, written);
       });
