@@ -70,19 +70,19 @@ function postMultipart(url: string, file: LargeFits): Promise<{ status: number; 
   });
 }
 
-/** Full garbage collections the gateway has run so far (prom-client's GC histogram, kind "major"). */
-async function fullGcCount(gateway: GatewayProcess): Promise<number> {
-  return metricSum(await gateway.metrics(), 'caesar_process_nodejs_gc_duration_seconds_count', { kind: 'major' });
-}
-
-/** Upload writes the gateway found held up by the kernel so far (src/files/uploadFileSink.ts). */
-async function slowWriteCount(gateway: GatewayProcess): Promise<number> {
-  return metricSum(await gateway.metrics(), 'caesar_upload_slow_writes_total');
+/** The gateway's counters an upload is judged by, from one read of /metrics. */
+async function uploadCounters(gateway: GatewayProcess): Promise<{ fullGcs: number; slowWrites: number }> {
+  const text = await gateway.metrics();
+  return {
+    // prom-client's GC histogram, kind "major"
+    fullGcs: metricSum(text, 'caesar_process_nodejs_gc_duration_seconds_count', { kind: 'major' }),
+    // upload writes held up by the kernel (src/files/uploadFileSink.ts)
+    slowWrites: metricSum(text, 'caesar_upload_slow_writes_total'),
+  };
 }
 
 async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: LargeFits): Promise<UploadRun> {
-  const fullGcsBefore = await fullGcCount(gateway);
-  const slowWritesBefore = await slowWriteCount(gateway);
+  const countersBefore = await uploadCounters(gateway);
   gateway.resetPeak();
   const before = gateway.memory().rss;
   let peak = before;
@@ -97,8 +97,9 @@ async function gatewayUpload(gateway: GatewayProcess, api: ApiClient, file: Larg
     const uploaded = JSON.parse(answer.body) as { uuid?: string; size?: number; status?: string };
     if (answer.status !== 200 || !uploaded.uuid) throw new Error(`upload failed (${answer.status}): ${answer.body.slice(0, 300)}`);
     if (Math.round((uploaded.size ?? 0) * 1e6) !== file.size) throw new Error(`upload stored ${uploaded.size} MB, sent ${file.size} bytes`);
-    const fullGcs = await fullGcCount(gateway) - fullGcsBefore;
-    const slowWrites = await slowWriteCount(gateway) - slowWritesBefore;
+    const countersAfter = await uploadCounters(gateway);
+    const fullGcs = countersAfter.fullGcs - countersBefore.fullGcs;
+    const slowWrites = countersAfter.slowWrites - countersBefore.slowWrites;
     await api.deleteFile(uploaded.uuid);
     return { seconds, cores, growth: peak - before, before, fullGcs, slowWrites };
   } finally {

@@ -114,11 +114,8 @@ export class UploadFileSink extends Writable {
     });
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.writeFrom([chunk], { index: 0, offset: 0 }, callback);
-  }
-
-  /** What buffered up while a pool write was in flight, written in as few writes as it allows. */
+  /** Every write comes here (Writable's own _write hands a single chunk to _writev): several
+   *  chunks are what buffered up while a pool write was in flight, joined into few writes. */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
     this.writeFrom(chunks.map(({ chunk }) => chunk), { index: 0, offset: 0 }, callback);
   }
