@@ -15,7 +15,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   // The usual Node way: an fs write stream (8 MiB buffer), its writes on libuv's thread pool —
-  // where the gateway writes from the event loop (src/files/uploadFileSink.ts).
+  // where the gateway writes from an upload thread of its own (src/uploads/uploadThreads.ts).
   pipeline(req, createWriteStream(file, { highWaterMark: 8 * 1024 * 1024 })).then(
     () => res.end('{"status":"stored"}'),
     (err: Error) => { res.statusCode = 500; res.end(JSON.stringify({ status: err.message })); },

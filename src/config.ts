@@ -86,6 +86,8 @@ const configSchema = z.object({
   dataDir: z.string().default('var'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   maxUploadBytes: positiveInt.default(4 * 1024 ** 3),
+  /** Threads that parse upload bodies and write their files; each carries any number of uploads. */
+  uploadThreads: z.number().int().min(1).max(64).default(2),
   /**
    * How long a job's status may be answered from memory. This process's own writes show at once;
    * this bounds how late another instance's writes (a shared PostgreSQL) show. 0: always read.
@@ -159,6 +161,7 @@ const envOverrides: Record<string, (value: string, raw: Record<string, unknown>)
   CAESAR_GATEWAY_DATA_DIR: (v, raw) => { raw.dataDir = v; },
   CAESAR_GATEWAY_LOG_LEVEL: (v, raw) => { raw.logLevel = v; },
   CAESAR_GATEWAY_MAX_UPLOAD_BYTES: (v, raw) => { raw.maxUploadBytes = Number(v); },
+  CAESAR_GATEWAY_UPLOAD_THREADS: (v, raw) => { raw.uploadThreads = Number(v); },
   CAESAR_GATEWAY_STATUS_CACHE_MS: (v, raw) => { raw.statusCacheMs = Number(v); },
   CAESAR_GATEWAY_POLL_SCHEDULE: (v, raw) => { raw.poll = { ...(raw.poll as object), schedule: v }; },
   LOCAL_CLUSTER_CONNECTION: (v, raw) => { raw.localClusterConnectionFile = v; },

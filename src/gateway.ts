@@ -35,6 +35,7 @@ import { crashHook } from './faults.ts';
 import { UserRepository } from './users/userRepository.ts';
 import { UserLimiter } from './users/limits.ts';
 import { clusterAccessResolver, connectionTargets, limitsResolver } from './users/clusterAccess.ts';
+import { UploadThreads } from './uploads/uploadThreads.ts';
 
 export interface Gateway {
   config: GatewayConfig;
@@ -127,9 +128,10 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     },
   });
   const fileService = new FileService(files, jobs, path.join(config.dataDir, 'uploads'));
+  const uploads = new UploadThreads(config.uploadThreads);
   const jobQueries = new JobQueries(db);
   const app = createApp({
-    apps, logger, metrics, jobs, jobService, jobQueries, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes, db, schedulers,
+    apps, logger, metrics, jobs, jobService, jobQueries, files, fileService, tempDir, maxUploadBytes: config.maxUploadBytes, uploads, db, schedulers,
     authMode: config.auth.mode, users, checkStorage: (owner, bytes) => limiter.checkStorage(owner, bytes),
     // Another instance's writes show in the status cache within statusCacheMs: looking again
     // more often would read the same cached entry.
@@ -186,6 +188,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
       await retentionTask?.stop();
       const { forced } = await drained;
       logger.info({ forced }, forced > 0 ? 'shutdown: grace period over, remaining requests cut off' : 'shutdown: requests finished');
+      await uploads.close();
       await cycle;
       logger.info('shutdown: background cycle finished');
       await submitter.idle();

@@ -2,7 +2,6 @@
 // process (tests) do not share counters.
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { sharedWritePacing } from '../files/uploadFileSink.ts';
 import { JOB_STATES } from '../jobs/states.ts';
 
 export class GatewayMetrics {
@@ -58,14 +57,6 @@ export class GatewayMetrics {
   });
 
   readonly bytesUploaded = new Counter({ name: 'caesar_bytes_uploaded_total', help: 'Bytes received by /upload', registers: [this.registry] });
-
-  /** Process-wide, like the page cache it reports on (see src/files/uploadFileSink.ts). */
-  readonly uploadSlowWrites = new Gauge({
-    name: 'caesar_upload_slow_writes_total',
-    help: 'Upload writes on the event loop that the kernel made wait (the disk fell behind); each sends upload writes to the thread pool for a while',
-    registers: [this.registry],
-    collect() { this.set(sharedWritePacing.slowWrites); },
-  });
 
   readonly bytesServed = new Counter({ name: 'caesar_bytes_served_total', help: 'Bytes sent by downloads and outputs', labelNames: ['kind'] as const, registers: [this.registry] });
 

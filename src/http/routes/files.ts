@@ -8,17 +8,20 @@ import type { FileRow } from '../../db/rows.ts';
 import { FileRejectedError, type FileService } from '../../files/fileService.ts';
 import type { FileRepository } from '../../files/fileRepository.ts';
 import { HttpError, notFound } from '../httpError.ts';
-import { fileTooLarge, receiveMultipartUpload } from '../multipartUpload.ts';
 import { ownerOf, scopeOf } from '../owner.ts';
 import { parseRange } from '../range.ts';
 import { routeParam } from '../params.ts';
 import type { GatewayMetrics } from '../../observability/metrics.ts';
+import { fileTooLarge } from '../../uploads/multipartBody.ts';
+import type { UploadReceiver } from '../../uploads/uploadThreads.ts';
 
 export interface FileRoutesDeps {
   files: FileRepository;
   fileService: FileService;
   tempDir: string;
   maxUploadBytes: number;
+  /** Parses upload bodies and writes their files (off the event loop). */
+  uploads: UploadReceiver;
   metrics?: GatewayMetrics;
   /** Refuses (413) bytes that would take the user over their storage quota. */
   checkStorage?(owner: string, incomingBytes: number): Promise<void>;
@@ -45,7 +48,7 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
     await deps.checkStorage?.(ownerOf(ctx), declared);
     const tempDir = await mkdtemp(path.join(deps.tempDir, 'upload-'));
     try {
-      const upload = await receiveMultipartUpload(ctx.req, { tempDir, maxFileBytes: deps.maxUploadBytes });
+      const upload = await deps.uploads.receive(ctx.req, { tempDir, maxFileBytes: deps.maxUploadBytes });
       await deps.checkStorage?.(ownerOf(ctx), upload.size);
       const tag = upload.fields.tag !== '' ? upload.fields.tag : undefined;
       const row = await deps.fileService.accept(ownerOf(ctx), upload, tag).catch(rethrowRejection);
