@@ -69,7 +69,9 @@ export class OutputCollector {
     await mkdir(outputDir, { recursive: true });
     try {
       const limited = sizeLimit(this.deps.maxBytes);
-      const file = createWriteStream(partial);
+      // 1 MiB, not 16 KiB, may wait while a write is on the thread pool: the SSH channel goes on
+      // being read (and its window reopened) meanwhile instead of pausing at every write.
+      const file = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
       limited.pipe(file);
       let crashed = false;
       limited.on('data', () => {

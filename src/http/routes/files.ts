@@ -1,5 +1,4 @@
 // /upload, /download(-id)/<uuid>, /fileids, /delete/<uuid>.
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Router from '@koa/router';
@@ -7,6 +6,7 @@ import type { Context } from 'koa';
 import type { FileRow } from '../../db/rows.ts';
 import { FileRejectedError, type FileService } from '../../files/fileService.ts';
 import type { FileRepository } from '../../files/fileRepository.ts';
+import { fileBody } from '../fileBody.ts';
 import { HttpError, notFound } from '../httpError.ts';
 import { ownerOf, scopeOf } from '../owner.ts';
 import { parseRange } from '../range.ts';
@@ -78,11 +78,11 @@ export function fileRoutes(deps: FileRoutesDeps): Router {
       ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
       ctx.length = range.end - range.start + 1;
       deps.metrics?.countServed(ctx, 'download', ctx.length);
-      ctx.body = createReadStream(file.stored_path, range);
+      ctx.body = fileBody(file.stored_path, range);
     } else {
       ctx.length = size;
       deps.metrics?.countServed(ctx, 'download', size);
-      ctx.body = createReadStream(file.stored_path);
+      ctx.body = fileBody(file.stored_path);
     }
   };
   for (const route of ['/download/:uuid', '/download-id/:uuid']) {

@@ -1,6 +1,6 @@
 // /job, /job/<id>/status, /job/<id>/output, /job/<id>/cancel.
 import { withoutPaths } from '../../jobs/clientMessage.ts';
-import { createReadStream } from 'node:fs';
+import { fileBody } from '../fileBody.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { JobRow } from '../../db/rows.ts';
@@ -124,7 +124,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     ctx.type = 'application/gzip';
     if (job.output_bytes !== null) ctx.length = Number(job.output_bytes);
     deps.metrics?.countServed(ctx, 'output', Number(job.output_bytes ?? 0));
-    ctx.body = createReadStream(job.output_path);
+    ctx.body = fileBody(job.output_path);
   });
 
   const cancel = async (ctx: Context) => {
