@@ -55,6 +55,11 @@ export async function uploadBytes(gw: Pick<TestGateway, 'url'>, bytes: Buffer, n
   const form = new FormData();
   form.append('file', new Blob([bytes]), name);
   if (tag !== undefined) form.append('tag', tag);
+  // Building a large body blocks this event loop for seconds, and with it the timers that close
+  // idle keep-alive connections on both sides (the gateway's 5 s, fetch's own). Let those that are
+  // overdue run first: else fetch may send on a connection the gateway closes at that very moment,
+  // and the upload fails with ECONNRESET (seen once in CI with a 256 MiB body).
+  await new Promise((resolve) => setTimeout(resolve, 1));
   return fetch(gw.url('/upload'), { method: 'POST', body: form });
 }
 
