@@ -8,7 +8,7 @@ import { serializeError, type FromUploadThread, type ToUploadThread } from './th
 
 if (!parentPort) throw new Error('uploadThread.ts runs as a worker thread (see uploadThreads.ts)');
 const port = parentPort;
-const send = (message: FromUploadThread) => port.postMessage(message);
+const send = (message: FromUploadThread, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 const bodies = new Map<number, Readable>();
 
@@ -23,7 +23,7 @@ function start(id: number, contentType: string | undefined, options: Parameters<
   const released = (chunks: Buffer[]) => {
     const buffers = chunks.map((chunk) => chunk.buffer as ArrayBuffer);
     const bytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    port.postMessage({ type: 'consumed', id, bytes, buffers } satisfies FromUploadThread, buffers);
+    send({ type: 'consumed', id, bytes, buffers }, buffers);
   };
   void parseMultipartBody(body, contentType, options, { released }).then(
     (upload) => send({ type: 'done', id, upload }),

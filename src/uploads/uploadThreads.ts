@@ -15,10 +15,11 @@ import type { IncomingMessage } from 'node:http';
 import { finished } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { MultipartUpload, MultipartUploadOptions } from './multipartBody.ts';
+import { MAX_WRITE_BYTES } from './uploadFileSink.ts';
 import { deserializeError, type FromUploadThread, type ToUploadThread } from './threadMessages.ts';
 
-/** The size of the buffers the bytes cross in (a write's size on the thread, see uploadFileSink.ts). */
-const BATCH_BYTES = 256 * 1024;
+/** The size of the buffers the bytes cross in: one write's worth on the thread. */
+const BATCH_BYTES = MAX_WRITE_BYTES;
 const MAX_IN_FLIGHT = 8 * 1024 ** 2;
 /** Enough to refill everything in flight without allocating. */
 const SPARE_BUFFERS = MAX_IN_FLIGHT / BATCH_BYTES + 2;
