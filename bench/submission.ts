@@ -305,7 +305,7 @@ async function run(): Promise<BenchmarkBody> {
         '(host key pinned, BatchMode, no ControlMaster); (b) the same sbatch over one already-open connection (ssh2 in the benchmark ' +
         'process, one `exec` channel per job); for the campaign, 16 parallel loops of (a).',
       method: [
-        `Latency: the gateway runs as a child process (\`node --import tsx src/main.ts\`, default settings except its jobs run \`/bin/true\` instead of sfinder, ` +
+        `Latency: the gateway runs as a child process (\`scripts/start-gateway.sh\`, as \`npm start\` runs it, default settings except its jobs run \`/bin/true\` instead of sfinder, ` +
         `like the baselines' \`--wrap=true\`). The clock starts when the client sends \`POST /job\` (a 64×64 FITS, \`no-mpi\`) and stops when ` +
         'the client has the Slurm id. The headline client sends the POST with `Prefer: wait=30` (RFC 7240), which the gateway answers once the job ' +
         'has its Slurm id (`pid` in the 202). Two more gateway figures are for clients of the plain POST: one sends ' +

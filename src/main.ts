@@ -39,6 +39,9 @@ async function main(): Promise<void> {
   if (config.auth.mode === 'anonymous') {
     logger.warn('single-user mode: no authentication, every request acts as the anonymous user (set auth.mode "tokens" to require bearer tokens)');
   }
+  if (!mallocTrimThresholdSet()) {
+    logger.warn('started without scripts/start-gateway.sh: glibc\'s malloc trim threshold is at its default, and uploads take about twice the CPU (start the gateway with `npm start` or that script)');
+  }
   let stopping = false;
   // pino writes asynchronously: flush before exiting so the last lines are neither lost nor reordered.
   const exit = (code: number) => logger.flush(() => process.exit(code));
@@ -61,6 +64,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** False only on glibc without the trim threshold scripts/start-gateway.sh sets (other C
+ *  libraries have no such setting). */
+function mallocTrimThresholdSet(): boolean {
+  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+  if (!header?.glibcVersionRuntime) return true;
+  return /(^|:)glibc\.malloc\.trim_threshold=/.test(process.env.GLIBC_TUNABLES ?? '');
 }
 
 await main();

@@ -1,4 +1,4 @@
-// Gateways under test. A child process (`node --import tsx src/main.ts`, as `npm start` runs it)
+// Gateways under test. A child process (`scripts/start-gateway.sh`, as `npm start` runs it)
 // for everything measured over HTTP, so the load generator does not share its event loop and its
 // memory can be read from /proc; an in-process gateway where a benchmark drives the poller or the
 // collector directly. Both get a fresh data directory and a cluster whose remote root is the
@@ -126,18 +126,18 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   return sum;
 }
 
-/** Start `src/main.ts` in a child process on a free port; stopped (SIGTERM) at clean-up. Its
+/** Start the gateway (scripts/start-gateway.sh) in a child process on a free port; stopped (SIGTERM) at clean-up. Its
  *  stdout (the JSON logs) goes to a file, so reading it costs the benchmark process nothing. */
 export async function startGatewayProcess(cleanup: Cleanup, options: GatewayOptions = {}): Promise<GatewayProcess> {
   const dataDir = benchTempDir(cleanup, 'gateway');
   const configFile = writeConfig(dataDir, options.cluster ?? {}, options.config ?? {});
   const logFile = path.join(dataDir, 'gateway.log');
   const out = openSync(logFile, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn('sh', ['scripts/start-gateway.sh'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', out, 'pipe'],
     env: {
-      ...process.env,
+      ...process.env, NODE: process.execPath,
       PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: path.join(dataDir, 'var'), CAESAR_GATEWAY_CONFIG: configFile,
       CAESAR_GATEWAY_LOG_LEVEL: 'info', ...options.env,
     },

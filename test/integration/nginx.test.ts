@@ -182,7 +182,7 @@ describe('deployment: the sample systemd unit', () => {
       expect(verify.error).to.equal(undefined);
       expect(verify.status).to.equal(0);
       expect(`${verify.stdout}${verify.stderr}`).to.equal('');
-      for (const line of ['KillSignal=SIGTERM', 'Restart=on-failure', 'Environment=HOST=127.0.0.1', 'ExecStart=/usr/bin/node --import tsx src/main.ts', 'NoNewPrivileges=yes']) {
+      for (const line of ['KillSignal=SIGTERM', 'Restart=on-failure', 'Environment=HOST=127.0.0.1', 'ExecStart=/bin/sh scripts/start-gateway.sh', 'NoNewPrivileges=yes']) {
         expect(unit.split('\n')).to.include(line);
       }
       // The stop timeout leaves room for the gateway's 25 s grace period.

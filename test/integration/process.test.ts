@@ -1,9 +1,10 @@
-// The gateway as deployed: `node --import tsx src/main.ts` in a child process. Its stdout must be
+// The gateway as deployed: scripts/start-gateway.sh (which execs `node --import tsx src/main.ts`)
+// in a child process. Its stdout must be
 // JSON log lines that carry the request id and never a credential, and SIGTERM must be graceful:
 // stop accepting, let a slow download finish, close everything, exit 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,9 +74,9 @@ describe('the gateway process: JSON logs with request ids, graceful shutdown on 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'caesar-process-test-'));
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAESAR_GATEWAY_')));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn('sh', ['scripts/start-gateway.sh'], {
       cwd: ROOT,
-      env: { ...env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: dataDir, CAESAR_GATEWAY_LOG_LEVEL: 'info', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *' },
+      env: { ...env, NODE: process.execPath, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: dataDir, CAESAR_GATEWAY_LOG_LEVEL: 'info', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     gateway = new GatewayProcess(child);
@@ -91,6 +92,30 @@ describe('the gateway process: JSON logs with request ids, graceful shutdown on 
   });
 
   let uploaded: string;
+
+  it('is node itself under scripts/start-gateway.sh (signals reach it), with glibc\'s malloc trim threshold set', () => {
+    expect(readlinkSync(`/proc/${gateway.child.pid}/exe`)).to.equal(realpathSync(process.execPath));
+    const environ = readFileSync(`/proc/${gateway.child.pid}/environ`, 'utf8').split('\0');
+    expect(environ.find((v) => v.startsWith('GLIBC_TUNABLES='))).to.match(/glibc\.malloc\.trim_threshold=134217728$/);
+    expect(gateway.lines.filter((l) => l.msg.includes('start-gateway.sh'))).to.deep.equal([]);
+  });
+
+  it('started without the script, it warns that uploads will cost more CPU', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAESAR_GATEWAY_') && k !== 'GLIBC_TUNABLES'));
+    const bare = new GatewayProcess(spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: mkdtempSync(path.join(dataDir, 'bare-')), CAESAR_GATEWAY_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }));
+    try {
+      const warning = await bare.waitFor((l) => l.msg.includes('start-gateway.sh'));
+      expect(warning.level).to.equal(40);
+      expect(warning.msg).to.include('malloc trim threshold');
+    } finally {
+      bare.child.kill('SIGKILL');
+      await bare.exit;
+    }
+  });
 
   it('logs each request as one JSON line with its request id, method, route, status and duration — and no credential', async () => {
     const form = new FormData();

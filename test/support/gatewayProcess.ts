@@ -21,10 +21,10 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
   // With CAESAR_TEST_DATABASE=postgres: the data directory's own PostgreSQL database.
   const dataDir = env.CAESAR_GATEWAY_DATA_DIR;
   const database = dataDir && !env.CAESAR_GATEWAY_DATABASE_URL ? await testDatabaseFor(dataDir) : undefined;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn('sh', ['scripts/start-gateway.sh'], {
     cwd: projectRoot,
     env: {
-      ...process.env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *', CAESAR_GATEWAY_LOG_LEVEL: 'info',
+      ...process.env, NODE: process.execPath, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *', CAESAR_GATEWAY_LOG_LEVEL: 'info',
       ...(database ? { CAESAR_GATEWAY_DATABASE_URL: database.url } : {}), ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
