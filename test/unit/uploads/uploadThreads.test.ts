@@ -112,7 +112,7 @@ describe('uploads: upload threads', function () {
     const answer = post(started.url, multipartBody(content));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const readWhileBlocked = request!.socket.bytesRead;
-    // 8 MiB may wait for the thread, plus one 256 KiB batch and the socket's own buffers.
+    // 8 MiB may wait for the thread, plus one 1 MiB batch and the socket's own buffers.
     expect(readWhileBlocked).to.be.above(1 * MiB).and.below(16 * MiB);
     expect(request!.isPaused()).to.equal(true);
 
