@@ -18,6 +18,7 @@ import { createLogger } from '../../src/logger.ts';
 import type { Cleanup } from './cleanup.ts';
 import { BENCH_REMOTE_ROOT, readConnection } from './cluster.ts';
 import { sleep } from './stats.ts';
+import { spawnGateway } from '../../test/support/gatewayLauncher.ts';
 
 /** Every child process started here; killed if the benchmark process itself exits abruptly. */
 const children = new Set<ChildProcess>();
@@ -126,22 +127,19 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   return sum;
 }
 
-/** Start the gateway (scripts/start-gateway.sh) in a child process on a free port; stopped (SIGTERM) at clean-up. Its
- *  stdout (the JSON logs) goes to a file, so reading it costs the benchmark process nothing. */
+/** Start the gateway (scripts/start-gateway.sh) in a child process on a free port; stopped
+ *  (SIGTERM) at clean-up. Its stdout (the JSON logs) goes to a file, so reading it costs the
+ *  benchmark process nothing. */
 export async function startGatewayProcess(cleanup: Cleanup, options: GatewayOptions = {}): Promise<GatewayProcess> {
   const dataDir = benchTempDir(cleanup, 'gateway');
   const configFile = writeConfig(dataDir, options.cluster ?? {}, options.config ?? {});
   const logFile = path.join(dataDir, 'gateway.log');
   const out = openSync(logFile, 'w');
-  const child = spawn('sh', ['scripts/start-gateway.sh'], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', out, 'pipe'],
-    env: {
-      ...process.env, NODE: process.execPath,
-      PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: path.join(dataDir, 'var'), CAESAR_GATEWAY_CONFIG: configFile,
-      CAESAR_GATEWAY_LOG_LEVEL: 'info', ...options.env,
-    },
-  });
+  const child = spawnGateway({
+    ...process.env,
+    PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: path.join(dataDir, 'var'), CAESAR_GATEWAY_CONFIG: configFile,
+    CAESAR_GATEWAY_LOG_LEVEL: 'info', ...options.env,
+  }, ['ignore', out, 'pipe']);
   closeSync(out);
   track(child);
   cleanup.defer(`stop gateway ${child.pid}`, () => stopChild(child));

@@ -1,7 +1,7 @@
 // The gateway as deployed: scripts/start-gateway.sh (which execs `node --import tsx src/main.ts`)
-// in a child process. Its stdout must be
-// JSON log lines that carry the request id and never a credential, and SIGTERM must be graceful:
-// stop accepting, let a slow download finish, close everything, exit 0.
+// in a child process. Its stdout must be JSON log lines that carry the request id and never a
+// credential, and SIGTERM must be graceful: stop accepting, let a slow download finish, close
+// everything, exit 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { expect } from 'chai';
+import { spawnGateway } from '../support/gatewayLauncher.ts';
 import { syntheticImage } from '../support/syntheticFits.ts';
 import { API } from '../support/testGateway.ts';
 
@@ -74,11 +75,10 @@ describe('the gateway process: JSON logs with request ids, graceful shutdown on 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'caesar-process-test-'));
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CAESAR_GATEWAY_')));
-    const child = spawn('sh', ['scripts/start-gateway.sh'], {
-      cwd: ROOT,
-      env: { ...env, NODE: process.execPath, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: dataDir, CAESAR_GATEWAY_LOG_LEVEL: 'info', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnGateway(
+      { ...env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_DATA_DIR: dataDir, CAESAR_GATEWAY_LOG_LEVEL: 'info', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *' },
+      ['ignore', 'pipe', 'pipe'],
+    );
     gateway = new GatewayProcess(child);
     const started = await gateway.waitFor((l) => l.msg.startsWith('caesar-gateway listening'));
     base = `http://127.0.0.1:${String(started.port)}`;

@@ -1,11 +1,9 @@
 // The gateway as a separate process (npm start's command), for tests that kill it with SIGKILL
 // and start it again on the same data directory.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { spawnGateway } from './gatewayLauncher.ts';
 import { testDatabaseFor } from './postgres.ts';
-
-const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface GatewayProcess {
   child: ChildProcess;
@@ -21,14 +19,13 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
   // With CAESAR_TEST_DATABASE=postgres: the data directory's own PostgreSQL database.
   const dataDir = env.CAESAR_GATEWAY_DATA_DIR;
   const database = dataDir && !env.CAESAR_GATEWAY_DATABASE_URL ? await testDatabaseFor(dataDir) : undefined;
-  const child = spawn('sh', ['scripts/start-gateway.sh'], {
-    cwd: projectRoot,
-    env: {
-      ...process.env, NODE: process.execPath, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *', CAESAR_GATEWAY_LOG_LEVEL: 'info',
+  const child = spawnGateway(
+    {
+      ...process.env, PORT: '0', HOST: '127.0.0.1', CAESAR_GATEWAY_POLL_SCHEDULE: '* * * * * *', CAESAR_GATEWAY_LOG_LEVEL: 'info',
       ...(database ? { CAESAR_GATEWAY_DATABASE_URL: database.url } : {}), ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    ['ignore', 'pipe', 'pipe'],
+  );
   let output = '';
   const exited = once(child, 'exit').then(([code, signal]) => String(signal ?? code));
   const port = await new Promise<number>((resolve, reject) => {
@@ -37,8 +34,8 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
       const m = /"port":(\d+)[^\n]*listening/.exec(output);
       if (m) resolve(Number(m[1]));
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     void exited.then((how) => reject(new Error(`gateway exited (${how}) before listening:\n${output}`)));
   });
   const base = `http://127.0.0.1:${port}`;
