@@ -233,6 +233,10 @@ async function run(): Promise<BenchmarkBody> {
       figures: [
         figure('throughput, MiB/s (higher is better)', gatewayMiBps, c.map(mibps),
           { target: 'ratio ≥ 0.5', check: (_g, r) => r !== undefined && r >= 0.5, repetitions: reps }),
+        // The machine's speed drifts over minutes; a gateway run and the cat run of the same round
+        // (at most a minute apart) share more of it than the medians of all runs do.
+        figure('diagnostic: gateway / `cat` within each round of the rotation, ratio', gatewayMiBps.map((m, i) => m / mibps(c[i]!)), undefined,
+          { repetitions: reps }),
         figure('diagnostic: gateway vs a bare Node http server writing the raw body to a file, MiB/s', gatewayMiBps, n.map(mibps),
           { repetitions: reps }),
         figure('diagnostic: gateway vs a bare Node http server reading the body into nothing (receive alone), MiB/s', gatewayMiBps, received.map(mibps),
