@@ -4,10 +4,14 @@
 // only the uploads on that thread, and their senders through TCP, never the event loop that
 // answers every other request.
 //
-// Why at most 256 KiB a write: on the machines this gateway was measured on (Linux 6.18, ext4, a
-// VM), one write() of more into the page cache is several times slower than the same bytes in
-// smaller writes: dd to a fresh file ran at 2.3 GB/s with bs=128K, 2.4 with 256K, 0.5 with 512K
-// and 0.3 with 1M.
+// Why at most 64 KiB a write (what `cat` writes, from a pipe): on the machines this gateway was
+// measured on (Linux 6.18, ext4, a VM), the kernel's cost per byte grows with the write size when
+// the page cache takes memory the host has reclaimed, which is the case after a few idle seconds.
+// dd writing 2 GiB to a fresh file 10 s after a sync took 0.75-1.15 s with bs=64K, 1.24-1.48 with
+// 128K, 1.72-2.18 with 256K and 3.0 with 1M (almost all of it system time). Straight after
+// another 2 GiB had been freed, every size took 0.28-0.40 s. In the gateway, 64 KiB writes
+// against 256 KiB: 2 GiB uploads at a median of 1,246 against 1,166 MiB/s (8 runs each,
+// alternating).
 //
 // Why not direct I/O (O_DIRECT), which skips the page cache and its copy: tried, with
 // page-aligned staging buffers (WebAssembly memory) and two 2 MiB writes in flight. Alone it
@@ -18,7 +22,7 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 
 /** The largest write handed to the kernel at once, in bytes. */
-export const MAX_WRITE_BYTES = 256 * 1024;
+export const MAX_WRITE_BYTES = 64 * 1024;
 
 /**
  * A Writable that creates (or truncates) `file`, readable by its owner only, and writes what it
