@@ -7,11 +7,11 @@
 // Why at most 64 KiB a write (what `cat` writes, from a pipe): on the machines this gateway was
 // measured on (Linux 6.18, ext4, a VM), the kernel's cost per byte grows with the write size when
 // the page cache takes memory the host has reclaimed, which is the case after a few idle seconds.
-// dd writing 2 GiB to a fresh file 10 s after a sync took 0.75-1.15 s with bs=64K, 1.24-1.48 with
-// 128K, 1.72-2.18 with 256K and 3.0 with 1M (almost all of it system time). Straight after
-// another 2 GiB had been freed, every size took 0.28-0.40 s. In the gateway, 64 KiB writes
-// against 256 KiB: 2 GiB uploads at a median of 1,246 against 1,166 MiB/s (8 runs each,
-// alternating).
+// dd writing 2 GiB to a fresh file 10 s after a sync took 0.75-1.70 s with bs=64K, 1.24-1.98 with
+// 128K, 1.72-2.18 with 256K and 3.0 with 1M, almost all of it system time (three sets, 64K the
+// cheapest in each). Straight after another 2 GiB had been freed, every size took 0.28-0.40 s.
+// In the gateway, 64 KiB writes against 256 KiB, 2 GiB uploads, median MiB/s of four alternating
+// sessions of 6-8 runs each: 1,376 vs 1,180, 1,290 vs 1,235, 1,264 vs 1,290, 1,246 vs 1,166.
 //
 // Why not direct I/O (O_DIRECT), which skips the page cache and its copy: tried, with
 // page-aligned staging buffers (WebAssembly memory) and two 2 MiB writes in flight. Alone it
