@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { MAX_WRITE_BYTES } from '../src/uploads/uploadFileSink.ts';
 import { ApiClient } from './lib/api.ts';
 import { withCleanup } from './lib/cleanup.ts';
 import { run as runProgram } from './lib/cluster.ts';
@@ -225,7 +226,7 @@ async function run(): Promise<BenchmarkBody> {
         'Diagnostic: the same multipart body sent to a bare Node http server (bench/bareUpload.ts, ' +
         'its own child process) that writes the raw body to a file through a plain fs write stream (8 MiB buffer, its writes on libuv\'s thread pool) — ' +
         'no multipart parsing or FITS check, but the usual Node way of writing, where the gateway\'s event loop only reads the socket and hands the bytes ' +
-        'to an upload thread that parses the body and writes the file in writes of at most 64 KiB (src/uploads/uploadThreads.ts); ' +
+        `to an upload thread that parses the body and writes the file in writes of at most ${MAX_WRITE_BYTES / 1024} KiB (src/uploads/uploadThreads.ts, uploadFileSink.ts); ` +
         'and the same server reading the body and dropping it (no file at all): the socket receive alone, a ceiling for any Node HTTP upload here. ' +
         'Last diagnostic: Debian\'s nginx (bench/lib/nginxBodyWriter.ts) receiving the same body and writing it whole to a file ' +
         '(`client_body_in_file_only`, 128 KiB body buffer), answering once it is on disk: an HTTP receiver written in C, on the same machine.',

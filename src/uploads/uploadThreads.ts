@@ -27,8 +27,8 @@ import { deserializeError, type FromUploadThread, type ToUploadThread } from './
 /**
  * The size of the buffers the bytes cross in. Each buffer costs a message each way and a boundary
  * search that starts afresh (Buffer.indexOf first scans for the needle's first byte, which random
- * float data holds every 256 bytes, before it skips ahead): 1 MiB buffers took 2.0 CPU-seconds per 2 GiB upload where 256 KiB took 2.4 (4 runs each,
- * random data, the 2-vCPU test VM).
+ * float data holds every 256 bytes, before it skips ahead): 1 MiB buffers took 2.0 CPU-seconds
+ * per 2 GiB upload where 256 KiB took 2.4 (4 runs each, random data, the 2-vCPU test VM).
  */
 const BATCH_BYTES = 1024 * 1024;
 const MAX_IN_FLIGHT = 8 * 1024 ** 2;
